@@ -1,0 +1,35 @@
+# Two entry points a new user needs: `make demo` (set up, then run the main job) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := demo_out
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+# CPU torch first and pinned: an unpinned torch would pull the CUDA build (several GB).
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+demo: setup
+	$(BIN)/samem simulate $(DEMO)/video --seed 1 --px-nm 0.5 --fps 20
+	$(BIN)/samem analyze $(DEMO)/video/gt_tracks.csv --px-nm 0.5 --fps 20 --out $(DEMO)/analysis
+	@echo "Open $(DEMO)/analysis/report.html"
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup lint
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python bench/bench_msd.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) build *.egg-info services/*.egg-info

@@ -1,0 +1,1 @@
+"""Trajectory statistics (placeholder; being written)."""

@@ -1,0 +1,79 @@
+"""The trajectory table: trackpy-compatible CSV with columns frame, particle, x, y (extra columns kept)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from samem.errors import InputError
+
+TRACK_COLUMNS = ("frame", "particle", "x", "y")
+
+
+def read_trajectories(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read and validate a trajectory CSV.
+
+    The table must have the columns ``frame``, ``particle``, ``x`` and ``y`` (x = column, y = row, in pixels);
+    other columns are kept. Raises :class:`~samem.errors.InputError` with a one-line message for a missing or
+    empty file, missing columns, non-numeric or NaN values, non-integer frames or particle ids, and duplicate
+    (frame, particle) rows.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise InputError(f"trajectory file {str(source)!r} does not exist or is not a file")
+    try:
+        table = pd.read_csv(source)
+    except pd.errors.EmptyDataError as e:
+        raise InputError(f"trajectory file {str(source)!r} is empty") from e
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise InputError(f"trajectory file {str(source)!r} is not a readable CSV: {str(e).splitlines()[0]}") from e
+    return validate_trajectories(table, name=str(source))
+
+
+def validate_trajectories(table: pd.DataFrame, *, name: str = "trajectory table") -> pd.DataFrame:
+    """Check a trajectory table and return a copy with integer frame/particle, float x/y, sorted by particle, frame."""
+    table = table.rename(columns=lambda c: str(c).strip())
+    missing = [c for c in TRACK_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"{name} lacks column(s) {', '.join(missing)}; required are {', '.join(TRACK_COLUMNS)}"
+            f" (found: {', '.join(map(str, table.columns)) or 'none'})"
+        )
+    if table.empty:
+        raise InputError(f"{name} has no rows")
+    table = table.copy()
+    for column in TRACK_COLUMNS:
+        numeric = pd.to_numeric(table[column], errors="coerce")
+        bad = numeric.isna() & table[column].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(
+                f"{name}: column {column!r} has non-numeric value {table[column].iloc[row]!r} at data row {row + 1}"
+            )
+        if numeric.isna().any():
+            row = int(np.flatnonzero(numeric.isna().to_numpy())[0])
+            raise InputError(f"{name}: column {column!r} is empty or NaN at data row {row + 1}")
+        values = numeric.to_numpy(dtype=float)
+        if not np.isfinite(values).all():
+            row = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise InputError(f"{name}: column {column!r} is infinite at data row {row + 1}")
+        if column in ("frame", "particle"):
+            if (values != np.round(values)).any():
+                row = int(np.flatnonzero(values != np.round(values))[0])
+                raise InputError(f"{name}: column {column!r} must hold integers, found {values[row]!r} at data row {row + 1}")
+            table[column] = values.astype(np.int64)
+        else:
+            table[column] = values
+    if (table["frame"] < 0).any():
+        raise InputError(f"{name}: frame numbers must be >= 0")
+    duplicated = table.duplicated(subset=["frame", "particle"])
+    if duplicated.any():
+        row = int(np.flatnonzero(duplicated.to_numpy())[0])
+        raise InputError(
+            f"{name}: duplicate row for frame {table['frame'].iloc[row]} and particle {table['particle'].iloc[row]}"
+            f" at data row {row + 1}; each particle may appear once per frame"
+        )
+    return table.sort_values(["particle", "frame"], kind="stable").reset_index(drop=True)

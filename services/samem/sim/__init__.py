@@ -1,0 +1,1 @@
+"""Physics-based LPTEM video simulator (placeholder; being written)."""
