@@ -63,7 +63,9 @@ def validate_trajectories(table: pd.DataFrame, *, name: str = "trajectory table"
         if column in ("frame", "particle"):
             if (values != np.round(values)).any():
                 row = int(np.flatnonzero(values != np.round(values))[0])
-                raise InputError(f"{name}: column {column!r} must hold integers, found {values[row]!r} at data row {row + 1}")
+                raise InputError(
+                    f"{name}: column {column!r} must hold integers, found {values[row]!r} at data row {row + 1}"
+                )
             table[column] = values.astype(np.int64)
         else:
             table[column] = values
