@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/samem simulate $(DEMO)/video --seed 1 --px-nm 0.5 --fps 20
-	$(BIN)/samem analyze $(DEMO)/video/gt_tracks.csv --px-nm 0.5 --fps 20 --out $(DEMO)/analysis
+	# Ground-truth positions are instantaneous: no motion blur (exposure fraction 0).
+	$(BIN)/samem analyze $(DEMO)/video/gt_tracks.csv --px-nm 0.5 --fps 20 --exposure-fraction 0 --out $(DEMO)/analysis
 	@echo "Open $(DEMO)/analysis/report.html"
 
 lint: setup

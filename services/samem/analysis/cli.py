@@ -1,7 +1,65 @@
-"""The `samem` subcommand of this subpackage (placeholder; being written)."""
+"""The ``samem analyze`` subcommand: trajectory table in, statistics, figures and a report out."""
+
+from __future__ import annotations
 
 import argparse
 
+from samem.argtypes import int_list, non_negative_float, positive_float, positive_int
+
+EPILOG = (
+    "Outputs in OUT: stats.json, msd.csv, particles.csv, drift.csv, vanhove.csv, vacf.csv, four PNG figures and "
+    "report.html. Units: nm, s (MSD nm^2, D nm^2/s)."
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this subpackage's subcommands."""
+    """Add the ``analyze`` subcommand."""
+    p = subparsers.add_parser(
+        "analyze", help="trajectory statistics: MSD, diffusion coefficient, alpha, van Hove, VACF, drift",
+        description="Analyse a trackpy-compatible trajectory table (frame, particle, x, y in pixels).",
+        epilog=EPILOG,
+    )
+    p.add_argument("trajectories", metavar="TRAJECTORIES.csv", help="table with columns frame, particle, x, y")
+    p.add_argument("--px-nm", type=positive_float, required=True, help="pixel size in nm")
+    p.add_argument("--fps", type=positive_float, required=True, help="frame rate in frames per second")
+    p.add_argument("--out", required=True, metavar="OUT_DIR", help="output directory (written atomically)")
+    p.add_argument("--max-lag", type=positive_int, default=100, help="largest MSD lag in frames (default 100)")
+    p.add_argument("--fit-lags", type=positive_int, default=4, help="lags in the linear MSD fit (default 4)")
+    p.add_argument("--alpha-lags", type=positive_int, default=10, help="lags in the alpha fit (default 10)")
+    p.add_argument("--min-length", type=positive_int, default=10, help="minimum frames per particle (default 10)")
+    p.add_argument("--vanhove-lags", type=int_list, default=[1, 4, 16], help="lags in frames (default 1,4,16)")
+    p.add_argument("--vacf-lags", type=positive_int, default=20, help="largest VACF lag in frames (default 20)")
+    p.add_argument(
+        "--exposure-fraction", type=_fraction, default=1.0,
+        help="exposure time / frame interval in [0, 1]; motion blur R = value/6 (default 1: continuous exposure, "
+        "0: instantaneous positions such as simulator ground truth)",
+    )
+    p.add_argument("--subtract-drift", action="store_true", help="remove the ensemble drift first")
+    p.set_defaults(handler=run)
+
+
+def _fraction(text: str) -> float:
+    value = non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read, analyse, write; print a short summary to stdout."""
+    from samem.analysis.pipeline import analyze
+    from samem.analysis.writer import write_analysis
+    from samem.io.output import check_writable_dir
+    from samem.io.tables import read_trajectories
+
+    check_writable_dir(args.out)
+    tracks = read_trajectories(args.trajectories)
+    result = analyze(
+        tracks, px_nm=args.px_nm, fps=args.fps, max_lag=args.max_lag, fit_lags=args.fit_lags,
+        alpha_lags=args.alpha_lags, min_length=args.min_length, vanhove_lags=args.vanhove_lags,
+        vacf_lags=args.vacf_lags, exposure_fraction=args.exposure_fraction, subtract_drift=args.subtract_drift,
+    )
+    out = write_analysis(result, args.out, source=str(args.trajectories))
+    print(result.summary())
+    print(f"results written to {out}")
+    return 0

@@ -17,9 +17,10 @@ def read_trajectories(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read and validate a trajectory CSV.
 
     The table must have the columns ``frame``, ``particle``, ``x`` and ``y`` (x = column, y = row, in pixels);
-    other columns are kept. Raises :class:`~samem.errors.InputError` with a one-line message for a missing or
-    empty file, missing columns, non-numeric or NaN values, non-integer frames or particle ids, and duplicate
-    (frame, particle) rows.
+    other columns are kept. Rows whose optional ``present`` column is false (objects the tracker lost on that
+    frame, written with NaN positions) are dropped: they are gaps, not observations.
+    Raises :class:`~samem.errors.InputError` with a one-line message for a missing or empty file, missing
+    columns, non-numeric or NaN values, non-integer frames or particle ids, and duplicate (frame, particle) rows.
     """
     source = Path(path)
     if not source.is_file():
@@ -30,7 +31,20 @@ def read_trajectories(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise InputError(f"trajectory file {str(source)!r} is empty") from e
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise InputError(f"trajectory file {str(source)!r} is not a readable CSV: {str(e).splitlines()[0]}") from e
-    return validate_trajectories(table, name=str(source))
+    return validate_trajectories(drop_absent_rows(table), name=str(source))
+
+
+def drop_absent_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Remove the rows that a ``present`` column marks as false (accepts booleans, 0/1 and true/false text)."""
+    if "present" not in table.columns:
+        return table
+    flags = table["present"].astype(str).str.strip().str.lower()
+    unknown = ~flags.isin(["true", "false", "1", "0", "1.0", "0.0"])
+    if unknown.any():
+        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        value = table["present"].iloc[row]
+        raise InputError(f"column 'present' must be true or false, found {value!r} at data row {row + 1}")
+    return table[flags.isin(["true", "1", "1.0"]).to_numpy()]
 
 
 def validate_trajectories(table: pd.DataFrame, *, name: str = "trajectory table") -> pd.DataFrame:

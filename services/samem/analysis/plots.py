@@ -1,0 +1,136 @@
+"""Figures of an analysis (matplotlib, Agg backend): trajectories, MSD, van Hove, VACF. All return PNG bytes."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+    from samem.analysis.pipeline import AnalysisResult
+
+DPI = 130
+MAX_FAINT_CURVES = 300
+
+
+def _figure(width: float = 6.4, height: float = 4.8) -> Figure:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def trajectories_png(result: AnalysisResult) -> bytes:
+    """Trajectories in nm, each segment coloured by its time in s, y axis pointing down as in the image."""
+    from matplotlib.collections import LineCollection
+
+    fig = _figure(6.4, 5.6)
+    ax = fig.add_subplot()
+    px, fps = result.parameters["px_nm"], result.parameters["fps"]
+    t = result.tracks
+    frames = t["frame"].to_numpy()
+    xy = t[["x", "y"]].to_numpy() * px
+    same = (t["particle"].to_numpy()[1:] == t["particle"].to_numpy()[:-1]) & (np.diff(frames) == 1)
+    segments = np.stack([xy[:-1][same], xy[1:][same]], axis=1)
+    lines = LineCollection(segments, cmap="viridis", linewidths=0.8)
+    lines.set_array(frames[1:][same] / fps)
+    lines.set_clim(frames.min() / fps, max(frames.max(), frames.min() + 1) / fps)
+    ax.add_collection(lines)
+    ax.autoscale()
+    ax.set_aspect("equal")
+    ax.invert_yaxis()
+    ax.set_xlabel("x (nm)")
+    ax.set_ylabel("y (nm)")
+    ax.set_title(f"Trajectories ({t['particle'].nunique()} particles; gaps not drawn)")
+    fig.colorbar(lines, ax=ax, label="time (s)", shrink=0.85)
+    return _png(fig)
+
+
+def msd_png(result: AnalysisResult) -> bytes:
+    """MSD vs lag time on log-log axes: particles faint, ensemble bold, linear and power-law fits, tau^1 guide."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    m = result.msd
+    for curve in m.msd[:MAX_FAINT_CURVES]:
+        ax.plot(m.lag_s, curve, color="0.6", alpha=0.15, linewidth=0.6)
+    ax.plot(m.lag_s, m.ensemble, color="C0", linewidth=2.2, label="ensemble MSD")
+    lin, alpha = result.ensemble["msd_fit"], result.ensemble["alpha_fit"]
+    dt = result.parameters["dt_s"]
+    tau = m.lag_s
+    if np.isfinite(lin["D_nm2_s"]):
+        n = lin["n_lags"]
+        model = 4 * lin["D_nm2_s"] * tau + 4 * (lin["sigma2_nm2"] - 2 * result.parameters["motion_blur_R"] * dt
+                                                * lin["D_nm2_s"])
+        ax.plot(tau[: max(n, 1) * 4], model[: max(n, 1) * 4], "--", color="C3",
+                label=f"linear fit, first {n} lags: D = {lin['D_nm2_s']:.3g} nm$^2$/s")
+    if np.isfinite(alpha["alpha"]):
+        n = alpha["n_lags"]
+        curve = 4 * alpha["K_nm2_s_alpha"] * tau[:n] ** alpha["alpha"] + alpha["offset_nm2"]
+        ax.plot(tau[:n], curve, ":", color="C2", linewidth=2.0, label=f"power-law fit: α = {alpha['alpha']:.3f}")
+    finite = m.ensemble[np.isfinite(m.ensemble) & (m.ensemble > 0)]
+    if len(finite):
+        guide = tau / tau[0] * finite[0]
+        ax.plot(tau, guide, color="k", linewidth=0.8, alpha=0.6, label=r"$\propto\tau^1$ guide")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("lag time τ (s)")
+    ax.set_ylabel("MSD (nm$^2$)")
+    ax.set_title("Mean squared displacement")
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    return _png(fig)
+
+
+def vanhove_png(result: AnalysisResult) -> bytes:
+    """Displacement histograms per lag with Gaussian and Laplace maximum-likelihood densities, log y axis."""
+    panels = max(1, len(result.vanhove))
+    fig = _figure(3.6 * panels, 3.6)
+    axes = fig.subplots(1, panels, squeeze=False)[0]
+    for ax, vh in zip(axes, result.vanhove, strict=False):
+        centers = 0.5 * (vh.edges[1:] + vh.edges[:-1])
+        shown = vh.density > 0
+        ax.step(centers[shown], vh.density[shown], where="mid", color="0.3", label=f"data (n = {vh.n})")
+        fine = np.linspace(vh.edges[0], vh.edges[-1], 400)
+        ax.plot(fine, vh.gaussian.pdf(fine), color="C0", label=f"Gaussian (AIC {vh.gaussian.aic:.0f})")
+        ax.plot(fine, vh.laplace.pdf(fine), "--", color="C3", label=f"Laplace (AIC {vh.laplace.aic:.0f})")
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=max(vh.density[shown].min() / 3, 1e-12) if shown.any() else None)
+        ax.set_xlabel("displacement Δx, Δy (nm)")
+        ax.set_title(f"lag {vh.lag_frames} frames ({vh.lag_s:.3g} s), α₂ = {vh.alpha2:.2f}", fontsize=9)
+        ax.legend(fontsize=7, frameon=False, loc="lower center")
+    axes[0].set_ylabel("probability density (1/nm)")
+    return _png(fig)
+
+
+def vacf_png(result: AnalysisResult) -> bytes:
+    """Normalised velocity autocorrelation C(τ)/C(0) vs lag time."""
+    fig = _figure(6.4, 4.0)
+    ax = fig.add_subplot()
+    v = result.vacf
+    ax.axhline(0.0, color="0.5", linewidth=0.8)
+    ax.plot(v.lag_s, v.c_norm, "o-", color="C0", markersize=4, label="C(τ)/C(0)")
+    ax.set_xlabel("lag time τ (s)")
+    ax.set_ylabel("normalised VACF C(τ)/C(0)")
+    ax.set_title("Velocity autocorrelation, v = Δr / Δt")
+    ax.legend(frameon=False)
+    return _png(fig)
+
+
+def all_plots(result: AnalysisResult) -> dict[str, bytes]:
+    """Every figure, keyed by file name."""
+    return {
+        "trajectories.png": trajectories_png(result),
+        "msd.png": msd_png(result),
+        "vanhove.png": vanhove_png(result),
+        "vacf.png": vacf_png(result),
+    }

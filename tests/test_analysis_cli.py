@@ -1,0 +1,163 @@
+"""``samem analyze``: outputs, and bad input giving exit code 2, one line on stderr and no output left behind."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_analysis_synth import brownian, to_table
+
+from samem.analysis.writer import OUTPUT_FILES
+from samem.cli import main
+
+
+def run_cli(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as e:  # argparse rejects bad option values this way
+        return int(e.code)
+
+
+@pytest.fixture(scope="module")
+def good_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(1)
+    xy = brownian(rng, 30, 80, 200.0, 0.1, sigma_nm=2.0)
+    path = tmp_path_factory.mktemp("in") / "tracks.csv"
+    to_table(xy, 1.5, keep=rng.random((30, 80)) > 0.1).assign(mass=1.0).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def analysed(good_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("out") / "result"
+    code = main(["analyze", str(good_csv), "--px-nm", "1.5", "--fps", "10", "--out", str(out), "--max-lag", "30",
+                 "--vanhove-lags", "1,3", "--exposure-fraction", "0"])
+    assert code == 0
+    return out, ""
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_all_outputs_written(analysed: tuple[Path, str]) -> None:
+    out, _ = analysed
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_FILES)
+    stats = json.loads((out / "stats.json").read_text())
+    assert {"input", "units", "parameters", "n_particles", "ensemble", "drift", "vanhove", "vacf", "particles"} <= set(
+        stats
+    )
+    assert set(stats["ensemble"]) == {"msd_fit", "cve", "alpha_fit"}
+    for method in stats["ensemble"].values():
+        assert "method" in method and "uncertainty" in method
+    assert stats["units"]["D"] == "nm^2/s"
+    assert [v["lag_frames"] for v in stats["vanhove"]] == [1, 3]
+    assert {"D_cve_nm2_s", "D_cve_err_nm2_s", "alpha", "alpha_err", "sigma_msd_nm"} <= set(stats["particles"][0])
+    assert stats["n_particles"] == len(stats["particles"]) > 0
+    import pandas as pd
+
+    msd = pd.read_csv(out / "msd.csv")
+    assert list(msd.columns[:4]) == ["lag_frames", "lag_s", "msd_nm2", "n_pairs"]
+    assert msd["lag_frames"].tolist() == list(range(1, 31))
+    assert sorted(pd.read_csv(out / "vanhove.csv")["lag_frames"].unique()) == [1, 3]
+    assert pd.read_csv(out / "vacf.csv")["vacf_normalised"].iloc[0] == 1.0
+
+
+def test_report_embeds_every_plot(analysed: tuple[Path, str]) -> None:
+    out, _ = analysed
+    html = (out / "report.html").read_text(encoding="utf-8")
+    for png in sorted(out.glob("*.png")):
+        data = png.read_bytes()
+        width, height = png_size(data)
+        assert 400 <= width <= 3000 and 300 <= height <= 2000, (png.name, width, height)
+        assert png.name in html
+        assert base64.b64encode(data).decode("ascii") in html
+    assert "nm²/s" in html and "Vestergaard" in html and "<table>" in html
+
+
+def test_summary_printed(good_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "existing"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert main(["analyze", str(good_csv), "--px-nm", "1.5", "--fps", "10", "--out", str(out), "--max-lag", "10",
+                 "--vanhove-lags", "1", "--subtract-drift"]) == 0
+    text = capsys.readouterr().out
+    assert "D (CVE)" in text and "alpha" in text and "sigma" in text and "particles analysed: 30" in text
+    assert (out / "keep.txt").read_text() == "mine" and (out / "stats.json").is_file()
+
+
+BAD_TABLES = {
+    "missing_column": "frame,particle,x\n0,1,2.0\n",
+    "non_numeric": "frame,particle,x,y\n0,1,2.0,3.0\n1,1,abc,3.0\n",
+    "nan": "frame,particle,x,y\n0,1,2.0,3.0\n1,1,,3.0\n",
+    "duplicate": "frame,particle,x,y\n0,1,2.0,3.0\n0,1,2.5,3.0\n",
+    "empty": "",
+    "header_only": "frame,particle,x,y\n",
+}
+
+
+def assert_clean_failure(code: int, err: str) -> None:
+    assert code == 2
+    lines = [line for line in err.strip().splitlines() if not line.startswith(("usage:", " "))]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", sorted(BAD_TABLES))
+def test_bad_table(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "t.csv"
+    src.write_text(BAD_TABLES[name])
+    out = tmp_path / "out"
+    code = run_cli(["analyze", str(src), "--px-nm", "1", "--fps", "1", "--out", str(out)])
+    assert_clean_failure(code, capsys.readouterr().err)
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]  # no staging directory left either
+
+
+@pytest.mark.parametrize(
+    "option", [["--px-nm", "0", "--fps", "1"], ["--px-nm", "-2", "--fps", "1"], ["--px-nm", "1", "--fps", "0"],
+               ["--px-nm", "1", "--fps", "nan"], ["--px-nm", "1", "--fps", "1", "--exposure-fraction", "2"],
+               ["--px-nm", "1", "--fps", "1", "--vanhove-lags", "0,2"]],
+)
+def test_bad_numbers(option: list[str], good_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    code = run_cli(["analyze", str(good_csv), *option, "--out", str(out)])
+    assert_clean_failure(code, capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_cli(["analyze", str(tmp_path / "nope.csv"), "--px-nm", "1", "--fps", "1", "--out", str(tmp_path / "o")])
+    assert_clean_failure(code, capsys.readouterr().err)
+
+
+def test_output_under_a_file(good_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = run_cli(["analyze", str(good_csv), "--px-nm", "1", "--fps", "1", "--out", str(blocker / "out")])
+    assert_clean_failure(code, capsys.readouterr().err)
+    assert blocker.read_text() == "x"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc (unwritable even for root)")
+def test_output_in_unwritable_filesystem(good_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_cli(["analyze", str(good_csv), "--px-nm", "1", "--fps", "1", "--out", "/proc/samem-test-out",
+                    "--max-lag", "5", "--vanhove-lags", "1"])
+    assert_clean_failure(code, capsys.readouterr().err)
+    assert not Path("/proc/samem-test-out").exists()
+
+
+def test_existing_output_unchanged_on_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stats.json").write_text("old")
+    src = tmp_path / "t.csv"
+    src.write_text(BAD_TABLES["duplicate"])
+    assert_clean_failure(run_cli(["analyze", str(src), "--px-nm", "1", "--fps", "1", "--out", str(out)]),
+                         capsys.readouterr().err)
+    assert [p.name for p in out.iterdir()] == ["stats.json"] and (out / "stats.json").read_text() == "old"

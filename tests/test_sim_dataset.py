@@ -1,0 +1,89 @@
+import json
+
+import numpy as np
+import pytest
+import tifffile
+
+from samem.errors import InputError
+from samem.sim.dataset import split_counts, write_dataset
+from samem.sim.randomize import random_spec
+
+
+def test_dataset_splits_and_index(tmp_path):
+    index = write_dataset(
+        tmp_path / "ds",
+        n_clips=5,
+        splits=(0.6, 0.2, 0.2),
+        seed=3,
+        frame_size=(32, 48),
+        n_frames=(2, 3),
+        max_particles=3,
+        progress=False,
+    )
+    root = tmp_path / "ds"
+    assert index["splits"] == {"train": 3, "val": 1, "test": 1}
+    assert json.loads((root / "dataset.json").read_text()) == index
+    for split, n in index["splits"].items():
+        clips = sorted(p.name for p in (root / split).iterdir())
+        assert clips == [f"clip_{i:05d}" for i in range(n)]
+        for clip in clips:
+            names = sorted(p.name for p in (root / split / clip).iterdir())
+            assert names == ["gt_masks.tif", "gt_tracks.csv", "meta.json", "video.tif"]
+    first = index["clips"][0]
+    video = tifffile.imread(root / first["path"] / "video.tif")
+    assert video.shape == (first["n_frames"], first["height"], first["width"])
+    assert len({c["seed"] for c in index["clips"]}) == 5
+
+
+def test_dataset_is_deterministic(tmp_path):
+    kwargs = {
+        "n_clips": 2,
+        "splits": (0.5, 0.5, 0.0),
+        "seed": 9,
+        "frame_size": (24, 32),
+        "n_frames": (2, 2),
+        "max_particles": 2,
+        "progress": False,
+    }
+    write_dataset(tmp_path / "a", **kwargs)
+    write_dataset(tmp_path / "b", **kwargs)
+    for rel in ("dataset.json", "train/clip_00000/video.tif", "val/clip_00000/gt_masks.tif"):
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
+
+
+def test_split_counts():
+    assert split_counts(10, (0.8, 0.1, 0.1)) == {"train": 8, "val": 1, "test": 1}
+    assert sum(split_counts(7, (0.8, 0.1, 0.1)).values()) == 7
+    with pytest.raises(InputError, match="sum to 1"):
+        split_counts(10, (0.8, 0.3, 0.1))
+    with pytest.raises(InputError):
+        split_counts(10, (1.2, -0.1, -0.1))
+
+
+def test_random_specs_are_broad():
+    rng = np.random.default_rng(0)
+    specs = [random_spec(rng, frame_size=(512, 1024)) for _ in range(150)]
+    particles = [p for s in specs for p in s.particles]
+    assert {p.shape for p in particles} == {"sphere", "rod", "triangle", "cube", "aggregate"}
+    assert {p.motion.kind for p in particles} == {"brownian", "fbm", "ctrw", "confined"}
+    assert {p.material for p in particles} >= {"Au", "Ag", "Pt", "Fe3O4", "SiO2"}
+    assert {s.imaging.quantize for s in specs} == {"none", "8bit", "jpeg"}
+    assert {len(s.particles) for s in specs} == set(range(1, 11))
+    assert {s.n_frames for s in specs} == set(range(8, 17))
+    assert any(s.width != s.height for s in specs)
+    assert all(512 <= s.height <= 1024 and 512 <= s.width <= 1024 for s in specs)
+    size_px = [p.size_nm / s.px_nm for s in specs for p in s.particles if p.shape != "aggregate"]
+    assert min(size_px) < 12 and max(size_px) > 100
+    thickness = [s.imaging.thickness_nm for s in specs]
+    assert min(thickness) < 60 and max(thickness) > 700
+    assert any(any(p.motion.drift_nm_s != (0.0, 0.0) for p in s.particles) for s in specs)
+    entering = [
+        p
+        for s in specs
+        for p in s.particles
+        if not (0 <= p.x_nm <= s.width * s.px_nm and 0 <= p.y_nm <= s.height * s.px_nm)
+        and p.motion.drift_nm_s != (0.0, 0.0)
+    ]
+    assert len(entering) > 20
+    small = random_spec(np.random.default_rng(1), frame_size=(64, 96))
+    assert 64 <= small.height <= 96 and 64 <= small.width <= 96

@@ -1,0 +1,93 @@
+"""samem.io.tables: reading and validating trajectory tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from samem.errors import InputError
+from samem.io.tables import TRACK_COLUMNS, read_trajectories, validate_trajectories
+
+
+def write(tmp_path: Path, text: str | bytes) -> Path:
+    path = tmp_path / "t.csv"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def test_reads_sorts_and_keeps_extra_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, " frame , particle,x,y,mass\n3,2,1.5,2.5,10\n1,2,0.5,0.5,11\n0,1,9,9,12\n")
+    table = read_trajectories(path)
+    assert list(table.columns) == [*TRACK_COLUMNS, "mass"]
+    assert table[["particle", "frame"]].to_numpy().tolist() == [[1, 0], [2, 1], [2, 3]]
+    assert table["frame"].dtype == np.int64 and table["particle"].dtype == np.int64
+    assert table["x"].dtype == float and table["mass"].tolist() == [12, 11, 10]
+
+
+def test_integral_floats_accepted_for_ids() -> None:
+    table = validate_trajectories(pd.DataFrame({"frame": [0.0, 1.0], "particle": [4.0, 4.0], "x": [1, 2], "y": [3, 4]}))
+    assert table["frame"].tolist() == [0, 1] and table["x"].dtype == float
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("frame,particle,x\n0,1,2\n", "lacks column"),
+        ("frame,particle,x,y\n0,1,2,3\n1,1,abc,3\n", "non-numeric value 'abc' at data row 2"),
+        ("frame,particle,x,y\n0,1,2,3\n1,1,,3\n", "empty or NaN at data row 2"),
+        ("frame,particle,x,y\n0,1,2,3\n1,1,NaN,3\n", "empty or NaN"),
+        ("frame,particle,x,y\n0,1,inf,3\n", "infinite"),
+        ("frame,particle,x,y\n0.5,1,2,3\n", "must hold integers"),
+        ("frame,particle,x,y\n0,1.2,2,3\n", "must hold integers"),
+        ("frame,particle,x,y\n-1,1,2,3\n", "frame numbers must be >= 0"),
+        ("frame,particle,x,y\n0,1,2,3\n0,1,2,4\n", "duplicate row for frame 0 and particle 1 at data row 2"),
+        ("frame,particle,x,y\n", "no rows"),
+        ("", "is empty"),
+        ("\n\n", "is empty"),
+    ],
+)
+def test_bad_tables_rejected_with_one_line(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message) as info:
+        read_trajectories(write(tmp_path, text))
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        read_trajectories(tmp_path / "missing.csv")
+    with pytest.raises(InputError, match="not a file"):
+        read_trajectories(tmp_path)
+
+
+def test_unreadable_bytes(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        read_trajectories(write(tmp_path, b"frame,particle,x,y\n0,1,\xff\xfe,3\n"))
+    assert "\n" not in str(info.value)
+
+
+def test_validate_does_not_modify_input() -> None:
+    raw = pd.DataFrame({"frame": [1, 0], "particle": [0, 0], "x": [1.0, 2.0], "y": [0.0, 0.0]})
+    before = raw.copy()
+    out = validate_trajectories(raw)
+    pd.testing.assert_frame_equal(raw, before)
+    assert out["frame"].tolist() == [0, 1]
+
+
+def test_rows_marked_absent_are_gaps_not_errors(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("frame,particle,x,y,present\n0,1,1.0,2.0,True\n1,1,,,False\n2,1,3.0,4.0,True\n")
+    table = read_trajectories(path)
+    assert table["frame"].tolist() == [0, 2]
+
+
+def test_present_column_with_garbage_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("frame,particle,x,y,present\n0,1,1.0,2.0,maybe\n")
+    with pytest.raises(InputError, match="column 'present' must be true or false"):
+        read_trajectories(path)
