@@ -39,7 +39,8 @@ def _fmt(value: Any) -> str:
 
 def _row(cells: list[Any], header: bool = False) -> str:
     tag = "th" if header else "td"
-    parts = [f"<{tag}{'' if header or i == 0 else ' class=num'}>{_fmt(c)}</{tag}>" for i, c in enumerate(cells)]
+    numeric = [not header and isinstance(c, int | float) and not isinstance(c, bool) for c in cells]
+    parts = [f"<{tag}{' class=num' if n else ''}>{_fmt(c)}</{tag}>" for c, n in zip(cells, numeric, strict=True)]
     return "<tr>" + "".join(parts) + "</tr>"
 
 
