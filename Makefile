@@ -21,9 +21,9 @@ $(STAMP): pyproject.toml
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install -q --no-deps --no-build-isolation sam2==1.1.0
 	touch $@
 
+# Ground-truth positions are instantaneous, so the demo analyses them without motion blur (exposure fraction 0).
 demo: setup
 	$(BIN)/samem simulate $(DEMO)/video --seed 1 --px-nm 0.5 --fps 20
-	# Ground-truth positions are instantaneous: no motion blur (exposure fraction 0).
 	$(BIN)/samem analyze $(DEMO)/video/gt_tracks.csv --px-nm 0.5 --fps 20 --exposure-fraction 0 --out $(DEMO)/analysis
 	@echo "Open $(DEMO)/analysis/report.html"
 
