@@ -10,14 +10,13 @@ DEMO := demo_out
 setup: $(STAMP)
 
 # CPU torch first and pinned: an unpinned torch would pull the CUDA build (several GB).
-# setuptools and wheel for sam2's sdist, built without isolation against the installed torch.
+# sam2 (SAM 2's code) goes in without its torchvision requirement (no CPU torchvision exists here; the modules
+# samem uses do not import it), built without isolation against the installed torch and without its CUDA extension.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test]'
-	# SAM 2's code without its torchvision requirement (no CPU torchvision exists here; the modules we use
-	# do not import it) and without compiling its CUDA extension.
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install -q --no-deps --no-build-isolation sam2==1.1.0
 	touch $@
 
