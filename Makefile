@@ -12,7 +12,7 @@ setup: $(STAMP)
 # CPU torch first and pinned: an unpinned torch would pull the CUDA build (several GB).
 # sam2 (SAM 2's code) goes in without its torchvision requirement (no CPU torchvision exists here; the modules
 # samem uses do not import it), built without isolation against the installed torch and without its CUDA extension.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q torch==2.13.0
