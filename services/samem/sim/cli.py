@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from samem.argtypes import non_negative_float, positive_float, positive_int
+from samem.argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from samem.sim.materials import PARTICLE_MATERIALS
 from samem.sim.spec import MOTIONS, QUANTIZE, SHAPES
 
 SHAPE_CHOICES = (*SHAPES, "mixed")
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be an integer >= 0")
-    return value
 
 
 def _fractions(text: str) -> tuple[float, float, float]:
@@ -43,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("out_dir", metavar="OUT_DIR", help="output directory (created; existing files are replaced)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("--no-progress", "--quiet", dest="progress", action="store_false", help="no progress bar")
     g = p.add_argument_group("video")
     g.add_argument("--frames", type=positive_int, default=200, help="number of frames (default 200)")
@@ -53,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--px-nm", type=positive_float, default=0.5, help="pixel size, nm/px (default 0.5)")
     g.add_argument("--supersample", type=positive_int, default=3, help="anti-aliasing sub-samples per px and axis")
     g = p.add_argument_group("particles")
-    g.add_argument("--particles", type=_non_negative_int, default=6, metavar="N", help="number (default 6)")
+    g.add_argument("--particles", type=non_negative_int, default=6, metavar="N", help="number (default 6)")
     g.add_argument("--shape", choices=SHAPE_CHOICES, default="mixed", help="particle shape (default mixed)")
     g.add_argument(
         "--size-nm", type=positive_float, nargs="+", default=[8.0, 25.0], metavar="NM",

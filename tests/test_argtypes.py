@@ -1,0 +1,38 @@
+import argparse
+
+import pytest
+
+from samem.argtypes import int_list, non_negative_float, non_negative_int, positive_float, positive_int
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "value"),
+    [(positive_float, "0.5", 0.5), (non_negative_float, "0", 0.0), (positive_int, "3", 3), (non_negative_int, "0", 0)],
+)
+def test_good_values_are_parsed(parse, text, value) -> None:
+    assert parse(text) == value
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "message"),
+    [
+        (positive_float, "0", "must be a number > 0"),
+        (positive_float, "-1", "must be a number > 0"),
+        (positive_float, "nan", "finite"),
+        (positive_float, "inf", "finite"),
+        (positive_float, "abc", "is not a number"),
+        (non_negative_float, "-0.1", ">= 0"),
+        (positive_int, "0", "integer > 0"),
+        (positive_int, "1.5", "is not an integer"),
+        (non_negative_int, "-1", "integer >= 0"),
+        (int_list, "1,x", "comma-separated"),
+        (int_list, "0,4", "integers > 0"),
+    ],
+)
+def test_bad_values_are_refused_with_a_message(parse, text, message) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        parse(text)
+
+
+def test_int_list() -> None:
+    assert int_list("1,4,16") == [1, 4, 16]
