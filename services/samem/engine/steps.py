@@ -1,0 +1,218 @@
+"""SAM 2's per-frame video computations as stateless steps, batched over the B objects of a frame.
+
+Every step is a function of ``(model, tensors) -> tensors``: no per-video state, no hidden caches, so each can run
+on a stateless server. The caller holds the memory bank (see :mod:`samem.engine.state`) and passes RAW memory:
+every model parameter (temporal encodings, projections) is applied here. Steps do not enter
+``torch.inference_mode()``; the backend does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from sam2.modeling.sam2_utils import get_1d_sine_pe
+from torch import Tensor
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrameFeatures:
+    """Backbone outputs of one model image, as ``SAM2Base.forward_image`` leaves them.
+
+    ``image_embed`` is the top level [1, C, h, w]; ``high_res_0`` [1, C0, 4h, 4w] and ``high_res_1``
+    [1, C1, 2h, 2w] are the finer levels after the decoder's ``conv_s0``/``conv_s1`` (None when the model does
+    not use high-resolution features); ``pos_enc`` [1, C, h, w] is the top level's positional encoding, a constant
+    for a given image size.
+    """
+
+    image_embed: Tensor
+    high_res_0: Tensor | None
+    high_res_1: Tensor | None
+    pos_enc: Tensor
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryInputs:
+    """Raw memory of B objects sharing one layout (the same positions in the same order).
+
+    ``maskmem`` [B, N, Cm, h, w] holds spatial memories with temporal positions ``maskmem_tpos`` (N ints: 0 for
+    conditioning frames, 1..num_maskmem-1 otherwise, as upstream); ``obj_ptrs`` [B, P, C] holds object pointers
+    with frame offsets ``ptr_offsets`` (P ints, signed or unsigned as the model's config says) and
+    ``max_ptr_offset`` is upstream's normaliser ``min(num_frames, max_obj_ptrs_in_encoder) - 1``.
+    """
+
+    maskmem: Tensor
+    maskmem_tpos: tuple[int, ...]
+    obj_ptrs: Tensor
+    ptr_offsets: tuple[int, ...]
+    max_ptr_offset: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepOutput:
+    """SAM head outputs for B objects; ``memory`` [B, Cm, h, w] is set by :func:`track_frame` only."""
+
+    low_res_logits: Tensor  # [B, 1, S/4, S/4]
+    object_score_logits: Tensor  # [B, 1]
+    obj_ptr: Tensor  # [B, C]
+    iou: Tensor  # [B, 1], predicted IoU of the chosen mask
+    memory: Tensor | None = None
+
+
+def encode_frame(model: torch.nn.Module, image: Tensor) -> FrameFeatures:
+    """Run the image encoder on a preprocessed model image [1, 3, S, S]."""
+    out = model.forward_image(image)
+    levels = out["backbone_fpn"][-model.num_feature_levels :]
+    pos = out["vision_pos_enc"][-model.num_feature_levels :]
+    high_res = levels[:-1] if model.use_high_res_features_in_sam else [None, None]
+    return FrameFeatures(image_embed=levels[-1], high_res_0=high_res[0], high_res_1=high_res[1], pos_enc=pos[-1])
+
+
+def _expand(tensor: Tensor | None, batch: int) -> Tensor | None:
+    return None if tensor is None else tensor.expand(batch, -1, -1, -1)
+
+
+def _high_res(features: FrameFeatures, batch: int) -> list[Tensor] | None:
+    if features.high_res_0 is None or features.high_res_1 is None:
+        return None
+    return [_expand(features.high_res_0, batch), _expand(features.high_res_1, batch)]
+
+
+def _sam_heads(
+    model: torch.nn.Module,
+    pix_feat: Tensor,
+    features: FrameFeatures,
+    point_inputs: dict[str, Tensor] | None,
+    *,
+    is_init_cond_frame: bool,
+) -> tuple[StepOutput, Tensor]:
+    """SAM prompt encoder and mask decoder with upstream's multimask rule; also returns the S x S logits."""
+    multimask = model._use_multimask(is_init_cond_frame, point_inputs)
+    heads = model._forward_sam_heads(
+        backbone_features=pix_feat,
+        point_inputs=point_inputs,
+        mask_inputs=None,
+        high_res_features=_high_res(features, pix_feat.shape[0]),
+        multimask_output=multimask,
+    )
+    _, _, ious, low_res, high_res, obj_ptr, object_score_logits = heads
+    # the chosen mask is the one with the highest predicted IoU (a single column without multimask output)
+    iou = ious.max(dim=-1, keepdim=True).values
+    out = StepOutput(low_res_logits=low_res, object_score_logits=object_score_logits, obj_ptr=obj_ptr, iou=iou)
+    return out, high_res
+
+
+def decode_prompts(
+    model: torch.nn.Module, features: FrameFeatures, point_coords: Tensor, point_labels: Tensor
+) -> StepOutput:
+    """Segment B objects from prompts on an initial conditioning frame (no memory).
+
+    ``point_coords`` [B, P, 2] are (x, y) in model pixels, ``point_labels`` [B, P] int (1 positive, 0 negative,
+    2/3 the top-left/bottom-right box corners, which come first).
+    """
+    batch = point_coords.shape[0]
+    pix = _expand(features.image_embed, batch)
+    if model.directly_add_no_mem_embed:
+        pix = pix + model.no_mem_embed.reshape(1, -1, 1, 1)
+    elif model.num_maskmem > 0:
+        pix = _attend(
+            model, features, model.no_mem_embed.expand(1, batch, -1), model.no_mem_pos_enc.expand(1, batch, -1), 0
+        )
+    point_inputs = {"point_coords": point_coords.float(), "point_labels": point_labels.to(torch.int32)}
+    out, _ = _sam_heads(model, pix, features, point_inputs, is_init_cond_frame=True)
+    return out
+
+
+def encode_memory(
+    model: torch.nn.Module,
+    features: FrameFeatures,
+    high_res_mask_logits: Tensor,
+    object_score_logits: Tensor,
+    is_mask_from_pts: bool,
+) -> Tensor:
+    """Encode B masks (logits [B, 1, S, S]) on one frame into spatial memories [B, Cm, h, w] (float32).
+
+    Masks from prompts are binarised when the config says so (upstream's video-predictor setting); otherwise the
+    sigmoid of the logits is used. Absent objects (score <= 0) get the no-object embedding added.
+    """
+    batch = high_res_mask_logits.shape[0]
+    if model.binarize_mask_from_pts_for_mem_enc and is_mask_from_pts:
+        mask = (high_res_mask_logits > 0).float()
+    else:
+        mask = torch.sigmoid(high_res_mask_logits)
+    if model.sigmoid_scale_for_mem_enc != 1.0:
+        mask = mask * model.sigmoid_scale_for_mem_enc
+    if model.sigmoid_bias_for_mem_enc != 0.0:
+        mask = mask + model.sigmoid_bias_for_mem_enc
+    encoded = model.memory_encoder(_expand(features.image_embed, batch), mask, skip_mask_sigmoid=True)
+    memory = encoded["vision_features"]
+    if model.no_obj_embed_spatial is not None:
+        appearing = (object_score_logits > 0).float()[..., None, None]
+        memory = memory + (1 - appearing) * model.no_obj_embed_spatial[..., None, None].expand(*memory.shape)
+    return memory
+
+
+def _attend(model: torch.nn.Module, features: FrameFeatures, memory: Tensor, memory_pos: Tensor, n_ptr: int) -> Tensor:
+    """Memory attention of the top-level features [B, C, h, w] to memory tokens [M, B, Cm]."""
+    batch = memory.shape[1]
+    _, channels, height, width = features.image_embed.shape
+    curr = _expand(features.image_embed, batch).flatten(2).permute(2, 0, 1)
+    curr_pos = _expand(features.pos_enc, batch).flatten(2).permute(2, 0, 1)
+    fused = model.memory_attention(
+        curr=[curr], curr_pos=[curr_pos], memory=memory, memory_pos=memory_pos, num_obj_ptr_tokens=n_ptr
+    )
+    return fused.permute(1, 2, 0).reshape(batch, channels, height, width)
+
+
+def _spatial_tokens(model: torch.nn.Module, memory: MemoryInputs) -> tuple[Tensor, Tensor]:
+    """Spatial memories as tokens [N*h*w, B, Cm] and their positional encodings (spatial + temporal)."""
+    batch, n_mem, mem_dim, height, width = memory.maskmem.shape
+    feats = memory.maskmem.float().permute(1, 3, 4, 0, 2).reshape(n_mem * height * width, batch, mem_dim)
+    spatial_pos = model.memory_encoder.position_encoding(feats.new_empty(1, mem_dim, height, width)).to(feats.dtype)
+    spatial_pos = spatial_pos.flatten(2).permute(2, 0, 1)  # [h*w, 1, Cm]
+    pos = [spatial_pos + model.maskmem_tpos_enc[model.num_maskmem - t_pos - 1] for t_pos in memory.maskmem_tpos]
+    return feats, torch.cat(pos, dim=0).expand(-1, batch, -1)
+
+
+def _pointer_tokens(model: torch.nn.Module, memory: MemoryInputs) -> tuple[Tensor, Tensor]:
+    """Object pointers as tokens [P * C/Cm, B, Cm] and their temporal positional encodings."""
+    batch, n_ptr, channels = memory.obj_ptrs.shape
+    mem_dim = model.mem_dim
+    ptrs = memory.obj_ptrs.float().permute(1, 0, 2)  # [P, B, C]
+    if model.add_tpos_enc_to_obj_ptrs:
+        offsets = torch.tensor(memory.ptr_offsets, device=ptrs.device) / memory.max_ptr_offset
+        tpos_dim = channels if model.proj_tpos_enc_in_obj_ptrs else mem_dim
+        pos = model.obj_ptr_tpos_proj(get_1d_sine_pe(offsets, dim=tpos_dim))
+        pos = pos.unsqueeze(1).expand(-1, batch, mem_dim)
+    else:
+        pos = ptrs.new_zeros(n_ptr, batch, mem_dim)
+    if mem_dim < channels:  # each pointer becomes C // Cm tokens
+        ptrs = ptrs.reshape(n_ptr, batch, channels // mem_dim, mem_dim).permute(0, 2, 1, 3).flatten(0, 1)
+        pos = pos.repeat_interleave(channels // mem_dim, dim=0)
+    return ptrs, pos
+
+
+def track_frame(model: torch.nn.Module, features: FrameFeatures, memory: MemoryInputs) -> StepOutput:
+    """Track B objects on a frame from their memory; also encodes the frame's new memories."""
+    if not memory.maskmem_tpos and not memory.ptr_offsets:
+        raise ValueError("track_frame needs at least one memory or object pointer")
+    tokens, positions, n_ptr_tokens = [], [], 0
+    if memory.maskmem_tpos:
+        feats, pos = _spatial_tokens(model, memory)
+        tokens.append(feats)
+        positions.append(pos)
+    if memory.ptr_offsets:
+        ptrs, pos = _pointer_tokens(model, memory)
+        tokens.append(ptrs)
+        positions.append(pos)
+        n_ptr_tokens = ptrs.shape[0]
+    pix = _attend(model, features, torch.cat(tokens, dim=0), torch.cat(positions, dim=0), n_ptr_tokens)
+    out, high_res = _sam_heads(model, pix, features, None, is_init_cond_frame=False)
+    new_memory = encode_memory(model, features, high_res, out.object_score_logits, is_mask_from_pts=False)
+    return StepOutput(
+        low_res_logits=out.low_res_logits,
+        object_score_logits=out.object_score_logits,
+        obj_ptr=out.obj_ptr,
+        iou=out.iou,
+        memory=new_memory,
+    )

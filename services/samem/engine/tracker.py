@@ -1,0 +1,309 @@
+"""The tracking engine: prompts in input pixels, then frame-by-frame propagation over a bounded state.
+
+Semantics equal upstream SAM 2's offline ``propagate_in_video`` after all prompts are added: propagation starts at
+the earliest prompted frame; on a prompted (conditioning) frame an object's output is its prompt-decoded mask,
+whose memory is encoded from the mask upsampled to ``S x S`` and binarised; every other frame is tracked from the
+memory bank, objects prompted on a later frame attending to that future conditioning memory as upstream does.
+Any prompt change restarts propagation (conditioning outputs of unchanged prompts are kept). Not reproduced:
+upstream's hole filling of low-resolution masks (``fill_hole_area``; it needs upstream's CUDA extension and is
+skipped on CPU), reverse tracking, mask prompts and correction clicks on already tracked frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numpy.typing import ArrayLike
+from torch import Tensor
+
+from samem.engine.backend import Backend
+from samem.engine.memory import gather_memory, group_by_layout, select_layout
+from samem.engine.preprocess import logits_to_input
+from samem.engine.prompts import Prompt, make_prompt
+from samem.engine.settings import ModelSettings
+from samem.engine.state import FrameMemory, ObjectState, VideoState
+from samem.engine.steps import FrameFeatures, StepOutput
+from samem.errors import InputError
+from samem.io.video.geometry import FrameGeometry, ResizeMode
+
+#: Returns the preprocessed model image [3, S, S] of a frame index (see :mod:`samem.engine.preprocess`).
+FrameSource = Callable[[int], Tensor | np.ndarray]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrameResult:
+    """Every object's output on one frame, at input resolution, in ``particle_ids`` order."""
+
+    frame: int
+    particle_ids: tuple[int, ...]
+    mask_logits: np.ndarray  # [N, height, width] float32
+    object_scores: np.ndarray  # [N] float32 logits; > 0 means present
+    ious: np.ndarray  # [N] float32 predicted IoU
+
+    @property
+    def masks(self) -> np.ndarray:
+        """Binary masks [N, height, width]."""
+        return self.mask_logits > 0
+
+
+def _memory(out: StepOutput, index: int, memory: Tensor | None, *, keep_logits: bool) -> FrameMemory:
+    """One object's slice of a batched output, copied so the state holds no views of the batch."""
+    return FrameMemory(
+        obj_ptr=out.obj_ptr[index].float().clone(),
+        object_score=out.object_score_logits[index].float().clone(),
+        iou=out.iou[index].float().clone(),
+        maskmem=None if memory is None else memory[index].to(torch.bfloat16).clone(),
+        low_res_logits=out.low_res_logits[index].float().clone() if keep_logits else None,
+    )
+
+
+class Tracker:
+    """Tracks prompted particles through a video with a :class:`Backend`, one frame at a time."""
+
+    def __init__(
+        self, backend: Backend, *, height: int, width: int, num_frames: int, resize_mode: ResizeMode = "square"
+    ) -> None:
+        if num_frames < 1:
+            raise InputError(f"a video needs at least one frame, got num_frames={num_frames}")
+        state = VideoState(
+            height=height,
+            width=width,
+            num_frames=num_frames,
+            image_size=backend.settings.image_size,
+            resize_mode=resize_mode,
+        )
+        self._backend = backend
+        self._geometry = FrameGeometry(height=height, width=width, size=state.image_size, mode=resize_mode)
+        self._state = state
+
+    @classmethod
+    def from_state(cls, backend: Backend, state: VideoState | bytes) -> Tracker:
+        """A tracker continuing ``state`` (or its serialised bytes)."""
+        if isinstance(state, bytes | bytearray):
+            state = VideoState.from_bytes(bytes(state))
+        if state.image_size != backend.settings.image_size:
+            raise InputError(
+                f"tracking state is for a {state.image_size} px model, the backend's model takes"
+                f" {backend.settings.image_size} px"
+            )
+        tracker = cls(
+            backend, height=state.height, width=state.width, num_frames=state.num_frames, resize_mode=state.resize_mode
+        )
+        tracker._state = state
+        return tracker
+
+    @property
+    def state(self) -> VideoState:
+        """The current state; serialise with ``state.to_bytes()``."""
+        return self._state
+
+    @property
+    def settings(self) -> ModelSettings:
+        """The backend model's settings."""
+        return self._backend.settings
+
+    @property
+    def geometry(self) -> FrameGeometry:
+        """How frames map to model images."""
+        return self._geometry
+
+    @property
+    def particle_ids(self) -> tuple[int, ...]:
+        """Prompted particles, in output order."""
+        return self._state.particle_ids
+
+    # ----- prompts -----
+
+    def _check_frame(self, frame: int) -> int:
+        n = self._state.num_frames
+        if isinstance(frame, bool) or not isinstance(frame, int | np.integer) or not 0 <= frame < n:
+            raise InputError(f"prompt frame {frame!r} is out of range for a video of {n} frame(s) (0 to {n - 1})")
+        return int(frame)
+
+    @staticmethod
+    def _check_id(particle_id: int) -> int:
+        if isinstance(particle_id, bool) or not isinstance(particle_id, int | np.integer):
+            raise InputError(f"particle ids must be integers, got {particle_id!r}")
+        return int(particle_id)
+
+    def _restart(self, objects: Sequence[ObjectState]) -> None:
+        """Store prompt changes: drop every tracked memory, so the next propagation starts over."""
+        objects = tuple(dataclasses.replace(obj, non_cond={}) for obj in objects if obj.prompts)
+        self._state = dataclasses.replace(self._state, objects=objects, next_frame=None)
+
+    def _set_prompts(self, frame: int, prompts: dict[int, Prompt]) -> None:
+        objects = list(self._state.objects)
+        index = {obj.particle_id: i for i, obj in enumerate(objects)}
+        for particle_id, prompt in prompts.items():
+            obj = objects[index[particle_id]] if particle_id in index else ObjectState(particle_id=particle_id)
+            cond = {t: m for t, m in obj.cond.items() if t != frame}
+            updated = dataclasses.replace(obj, prompts={**obj.prompts, frame: prompt}, cond=cond)
+            if particle_id in index:
+                objects[index[particle_id]] = updated
+            else:
+                index[particle_id] = len(objects)
+                objects.append(updated)
+        self._restart(objects)
+
+    def add_prompt(
+        self,
+        frame: int,
+        particle_id: int,
+        *,
+        box: ArrayLike | None = None,
+        points: ArrayLike | None = None,
+        labels: ArrayLike | None = None,
+    ) -> None:
+        """Set (add or replace) a particle's prompt on ``frame``: a box (x0, y0, x1, y1) and/or labelled points."""
+        frame, particle_id = self._check_frame(frame), self._check_id(particle_id)
+        where = f"particle {particle_id} on frame {frame}"
+        s = self._state
+        prompt = make_prompt(box=box, points=points, labels=labels, height=s.height, width=s.width, where=where)
+        self._set_prompts(frame, {particle_id: prompt})
+
+    def add_boxes(self, frame: int, particle_ids: Sequence[int], boxes: ArrayLike) -> None:
+        """Set box prompts [N, 4] of N particles on ``frame``."""
+        frame = self._check_frame(frame)
+        ids = [self._check_id(p) for p in particle_ids]
+        duplicates = sorted({p for p in ids if ids.count(p) > 1})
+        if duplicates:
+            raise InputError(f"duplicate particle ids {duplicates} on frame {frame}; give each particle one box")
+        values = np.asarray(boxes, dtype=np.float64)
+        if values.shape != (len(ids), 4):
+            raise InputError(f"expected {len(ids)} box(es) of shape ({len(ids)}, 4), got shape {values.shape}")
+        s = self._state
+        prompts = {
+            p: make_prompt(
+                box=box,
+                points=None,
+                labels=None,
+                height=s.height,
+                width=s.width,
+                where=f"particle {p} on frame {frame}",
+            )
+            for p, box in zip(ids, values, strict=True)
+        }
+        self._set_prompts(frame, prompts)
+
+    def remove_prompt(self, frame: int, particle_id: int) -> None:
+        """Remove a particle's prompt on ``frame``; a particle left without prompts is removed."""
+        frame, particle_id = self._check_frame(frame), self._check_id(particle_id)
+        objects = list(self._state.objects)
+        for i, obj in enumerate(objects):
+            if obj.particle_id == particle_id and frame in obj.prompts:
+                prompts = {t: p for t, p in obj.prompts.items() if t != frame}
+                cond = {t: m for t, m in obj.cond.items() if t != frame}
+                objects[i] = dataclasses.replace(obj, prompts=prompts, cond=cond)
+                self._restart(objects)
+                return
+        raise InputError(f"particle {particle_id} has no prompt on frame {frame}")
+
+    def remove_particle(self, particle_id: int) -> None:
+        """Remove a particle and all its prompts."""
+        particle_id = self._check_id(particle_id)
+        if particle_id not in self.particle_ids:
+            raise InputError(f"no particle {particle_id}; known particles: {list(self.particle_ids)}")
+        self._restart([obj for obj in self._state.objects if obj.particle_id != particle_id])
+
+    # ----- propagation -----
+
+    def propagate(self, frames: FrameSource, *, stop: int | None = None) -> Iterator[FrameResult]:
+        """Track frame by frame from where the state stands (the earliest prompted frame at first) to ``stop``.
+
+        ``frames(index)`` returns a preprocessed model image; it is called once per processed frame (plus once per
+        prompted frame before the first), so memory use does not grow with the video. ``stop`` (exclusive) defaults
+        to the end of the video; the state after each yielded frame can be serialised and continued elsewhere.
+        """
+        if not self._state.objects:
+            raise InputError("no prompts: add a box or points for at least one particle before propagating")
+        end = self._state.num_frames if stop is None else min(int(stop), self._state.num_frames)
+        cache: dict[int, FrameFeatures] = {}
+        with torch.inference_mode():
+            self._condition(frames, cache)
+        if self._state.next_frame is None:
+            start = min(t for obj in self._state.objects for t in obj.cond)
+            self._state = dataclasses.replace(self._state, next_frame=start)
+        while self._state.next_frame < end:
+            with torch.inference_mode():
+                result = self._step(self._state.next_frame, frames, cache)
+            yield result
+
+    def _features(self, frames: FrameSource, frame: int, cache: dict[int, FrameFeatures]) -> FrameFeatures:
+        """Features of ``frame``, keeping only the most recent frame's."""
+        if frame not in cache:
+            image = frames(frame)
+            image = torch.as_tensor(image, dtype=torch.float32)
+            size = self.settings.image_size
+            if image.shape[-3:] != (3, size, size) or image.dim() not in (3, 4):
+                raise InputError(
+                    f"frame {frame}: expected a model image of shape (3, {size}, {size}), got {tuple(image.shape)}"
+                )
+            cache.clear()
+            cache[frame] = self._backend.encode_frame(image.reshape(1, 3, size, size))
+        return cache[frame]
+
+    def _condition(self, frames: FrameSource, cache: dict[int, FrameFeatures]) -> None:
+        """Decode every prompt without a conditioning output, batched per frame and point count."""
+        pending: dict[int, dict[int, list[int]]] = {}  # frame -> n_points -> object indices
+        for i, obj in enumerate(self._state.objects):
+            for frame, prompt in obj.prompts.items():
+                if frame not in obj.cond:
+                    pending.setdefault(frame, {}).setdefault(prompt.n_points, []).append(i)
+        objects = list(self._state.objects)
+        size = self.settings.image_size
+        for frame in sorted(pending):
+            features = self._features(frames, frame, cache)
+            for indices in pending[frame].values():
+                pairs = [objects[i].prompts[frame].to_model(self._geometry) for i in indices]
+                coords = torch.from_numpy(np.stack([c for c, _ in pairs]))
+                labels = torch.from_numpy(np.stack([lab for _, lab in pairs]))
+                out = self._backend.decode_prompts(features, coords, labels)
+                high_res = F.interpolate(out.low_res_logits, size=(size, size), mode="bilinear", align_corners=False)
+                memory = self._backend.encode_memory(features, high_res, out.object_score_logits, True)
+                for k, i in enumerate(indices):
+                    cond = {**objects[i].cond, frame: _memory(out, k, memory, keep_logits=True)}
+                    objects[i] = dataclasses.replace(objects[i], cond=cond)
+        self._state = dataclasses.replace(self._state, objects=tuple(objects))
+
+    def _step(self, frame: int, frames: FrameSource, cache: dict[int, FrameFeatures]) -> FrameResult:
+        """Process one frame: conditioning outputs as they are, one batched track step per memory layout."""
+        state, settings = self._state, self.settings
+        objects = list(state.objects)
+        tracked = [i for i, obj in enumerate(objects) if frame not in obj.cond]
+        outputs: dict[int, FrameMemory] = {i: objects[i].cond[frame] for i in range(len(objects)) if i not in tracked}
+        logits: dict[int, Tensor] = {i: m.low_res_logits for i, m in outputs.items()}
+        if tracked:
+            features = self._features(frames, frame, cache)
+            layouts = [
+                select_layout(objects[i], frame, settings=settings, num_frames=state.num_frames) for i in tracked
+            ]
+            for group in group_by_layout(layouts):
+                members = [tracked[g] for g in group]
+                inputs = gather_memory(
+                    [objects[i] for i in members],
+                    [layouts[g] for g in group],
+                    settings=settings,
+                    num_frames=state.num_frames,
+                )
+                out = self._backend.track_frame(features, inputs)
+                for k, i in enumerate(members):
+                    outputs[i] = _memory(out, k, out.memory, keep_logits=False)
+                    logits[i] = out.low_res_logits[k].float()
+                    objects[i] = dataclasses.replace(objects[i], non_cond={**objects[i].non_cond, frame: outputs[i]})
+        order = range(len(objects))
+        low_res = torch.stack([logits[i].cpu() for i in order])
+        result = FrameResult(
+            frame=frame,
+            particle_ids=state.particle_ids,
+            mask_logits=logits_to_input(low_res, self._geometry).numpy(),
+            object_scores=torch.cat([outputs[i].object_score.cpu() for i in order]).numpy(),
+            ious=torch.cat([outputs[i].iou.cpu() for i in order]).numpy(),
+        )
+        next_state = dataclasses.replace(state, objects=tuple(objects), next_frame=frame + 1)
+        self._state = next_state.pruned(settings)
+        return result
