@@ -30,6 +30,19 @@ MODEL_CONFIGS: dict[str, tuple[str, str]] = {
 }
 
 
+# Checkpoints that ship inside the package (trained by `samem train`); used when a spec names no checkpoint.
+SHIPPED_CHECKPOINTS: dict[str, tuple[str, str]] = {DEFAULT_MODEL: ("samem.model", "weights/samem_compact.pt")}
+
+
+def shipped_checkpoint(name: str) -> Path | None:
+    """The packaged checkpoint of a model name, if this installation has one."""
+    if name not in SHIPPED_CHECKPOINTS:
+        return None
+    package, relative = SHIPPED_CHECKPOINTS[name]
+    path = Path(str(resources.files(package).joinpath(relative)))
+    return path if path.is_file() else None
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     """A model to build: a registered config name or a YAML path, and a checkpoint path or random weights."""
@@ -56,7 +69,8 @@ def parse_model_spec(text: str) -> ModelSpec:
 
     ``NAME`` is a registered model (see :data:`MODEL_CONFIGS`) or the path of a SAM 2 style YAML config.
     ``CHECKPOINT`` is a file in SAM 2 format (``{"model": state_dict}``) or ``random`` for random initial weights
-    (tests and benchmarks). Without a checkpoint, every model needs one except when ``random`` is given.
+    (tests and benchmarks). Without a checkpoint the packaged one is used where the installation ships one
+    (``samem-compact``); other models need a checkpoint.
 
     Examples: ``sam2.1_hiera_l:/models/sam_em.pt``, ``samem-compact:random``, ``my_config.yaml:ckpt.pt``.
     """
@@ -72,6 +86,14 @@ def parse_model_spec(text: str) -> ModelSpec:
     else:
         raise InputError(f"unknown model {name!r}; known models: {', '.join(MODEL_CONFIGS)}, or a .yaml config path")
     if not checkpoint_text:
+        shipped = shipped_checkpoint(name)
+        if shipped is not None:
+            return ModelSpec(config_name=name, config_path=path, checkpoint=shipped)
+        if name in SHIPPED_CHECKPOINTS:
+            raise InputError(
+                f"model {name!r} has no shipped weights in this installation yet (`samem train --recipe compact` "
+                f"makes them); pass {name}:/path/to/checkpoint.pt, or {name}:{RANDOM_WEIGHTS} for random weights"
+            )
         raise InputError(
             f"model {name!r} needs a checkpoint: pass {name}:/path/to/checkpoint.pt (or {name}:{RANDOM_WEIGHTS}"
             " for random weights)"

@@ -1,0 +1,200 @@
+"""``track()``: one video file, prompts in input pixels, a model -> trajectories (and masks, files on request)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from samem import __version__
+from samem.engine import LocalBackend, Preprocessor, Tracker
+from samem.errors import InputError
+from samem.io.output import atomic_output_dir, check_writable_dir
+from samem.io.video import FrameGeometry, IntensityNormalizer, VideoReader, open_video
+from samem.measure import MEASUREMENT_COLUMNS, measure_frame
+from samem.model import LoadedModel, build_model
+from samem.model.registry import DEFAULT_MODEL
+from samem.results.labels import masks_to_labels
+from samem.results.writer import TrackOutputWriter
+from samem.tracking.prompts import PromptSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackResult:
+    """Trajectories (the trajectories.csv table), the run record, and label masks when asked for."""
+
+    trajectories: pd.DataFrame
+    run: dict[str, Any]
+    masks: np.ndarray | None = field(default=None, repr=False)  # [T, H, W] uint16 labels
+
+
+class _FrameFeed:
+    """Reads each frame once: the model image for the engine, the normalised frame for the overlay."""
+
+    def __init__(self, reader: VideoReader, preprocessor: Preprocessor) -> None:
+        self.reader, self.preprocessor = reader, preprocessor
+        self._last: tuple[int, np.ndarray] | None = None
+
+    def raw(self, index: int) -> np.ndarray:
+        if self._last is None or self._last[0] != index:
+            self._last = (index, self.reader.read(index))
+        return self._last[1]
+
+    def __call__(self, index: int) -> torch.Tensor:
+        return self.preprocessor(self.raw(index))
+
+
+def _versions() -> dict[str, str]:
+    versions = {"samem": __version__, "python": platform.python_version(), "torch": torch.__version__}
+    try:
+        versions["sam2"] = metadata.version("sam2")
+    except metadata.PackageNotFoundError:
+        versions["sam2"] = "unknown"
+    return versions
+
+
+def _add_prompts(tracker: Tracker, prompts: Sequence[PromptSpec]) -> None:
+    if not prompts:
+        raise InputError("no prompts: give at least one box or point (e.g. --box X0,Y0,X1,Y1)")
+    seen: set[tuple[int, int]] = set()
+    for prompt in prompts:
+        key = (prompt.particle, prompt.frame)
+        if key in seen:
+            raise InputError(f"particle {prompt.particle} has two prompts on frame {prompt.frame}; merge them")
+        seen.add(key)
+        tracker.add_prompt(
+            prompt.frame,
+            prompt.particle,
+            box=prompt.box,
+            points=prompt.points or None,
+            labels=prompt.labels or None,
+        )
+
+
+def track(
+    video: str | os.PathLike[str],
+    prompts: Sequence[PromptSpec],
+    *,
+    model: str | LoadedModel = DEFAULT_MODEL,
+    out_dir: str | os.PathLike[str] | None = None,
+    return_masks: bool = False,
+    overlay: str | None = "overlay.mp4",
+    progress: bool = False,
+) -> TrackResult:
+    """Track prompted particles through a video file.
+
+    Parameters
+    ----------
+    video
+        Any format :func:`samem.io.video.open_video` reads.
+    prompts
+        Boxes and/or points per particle and frame, in input pixels (x = column, y = row).
+    model
+        ``NAME[:CHECKPOINT]`` (see :func:`samem.model.parse_model_spec`) or an already built model.
+    out_dir
+        If given, trajectories.csv, masks.tif, the overlay and run.json are written there atomically.
+    return_masks
+        Also return the label stack [T, H, W] (held in memory: mind long videos).
+    overlay
+        File name of the preview in ``out_dir`` (``.mp4`` or ``.gif``), or None for none.
+    progress
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    TrackResult
+        ``trajectories`` has one row per particle per tracked frame with the columns of
+        :data:`samem.measure.MEASUREMENT_COLUMNS`; lost particles have ``present = False``.
+    """
+    if out_dir is not None:
+        check_writable_dir(out_dir)
+    started = time.perf_counter()
+    loaded = model if isinstance(model, LoadedModel) else build_model(model)
+    with open_video(video) as reader:
+        info = reader.info
+        image_size = int(loaded.model.image_size)
+        normalizer = IntensityNormalizer.fit(reader)
+        geometry = FrameGeometry(height=info.height, width=info.width, size=image_size)
+        feed = _FrameFeed(reader, Preprocessor(normalizer=normalizer, geometry=geometry))
+        tracker = Tracker(LocalBackend(loaded.model), height=info.height, width=info.width, num_frames=len(reader))
+        _add_prompts(tracker, prompts)
+        run: dict[str, Any] = {
+            "input": {"path": str(info.path), "format": info.format, "n_frames": info.n_frames,
+                      "height": info.height, "width": info.width, "dtype": str(info.dtype), "px_nm": info.px_nm,
+                      "frame_interval_s": info.frame_interval_s},
+            "model": str(loaded.spec), "checkpoint_sha256": loaded.checkpoint_sha256, "image_size": image_size,
+            "device": str(next(loaded.model.parameters()).device), "versions": _versions(),
+            "normalisation": {"low": normalizer.low, "high": normalizer.high, "percentiles": [0.5, 99.5]},
+            "prompts": [vars(p) for p in prompts], "command": " ".join(sys.argv),
+        }
+        fps_preview = 1.0 / info.frame_interval_s if info.frame_interval_s else 10.0
+        if out_dir is None:
+            rows, labels, tracked = _run(tracker, feed, None, return_masks, progress)
+        else:
+            with atomic_output_dir(out_dir) as staging:
+                writer = TrackOutputWriter(
+                    staging, n_frames=info.n_frames, height=info.height, width=info.width, fps=fps_preview,
+                    overlay=overlay,
+                )
+                tracking_started = time.perf_counter()
+                rows, labels, tracked = _run(tracker, feed, writer, return_masks, progress)
+                run |= _timings(started, tracking_started, tracked)
+                writer.close(run)
+    if out_dir is None:
+        run |= _timings(started, started, tracked)
+    table = pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS))
+    masks = None
+    if return_masks:
+        masks = np.zeros((info.n_frames, info.height, info.width), np.uint16)
+        for frame, page in labels.items():
+            masks[frame] = page
+    return TrackResult(trajectories=table, run=run, masks=masks)
+
+
+def _timings(started: float, tracking_started: float, tracked: list[int]) -> dict[str, Any]:
+    seconds = time.perf_counter() - tracking_started
+    return {
+        "frames_tracked": [min(tracked), max(tracked)] if tracked else [],
+        "n_frames_tracked": len(tracked),
+        "tracking_seconds": round(seconds, 3),
+        "total_seconds": round(time.perf_counter() - started, 3),
+        "frames_per_second": round(len(tracked) / seconds, 3) if seconds > 0 else None,
+    }
+
+
+def _run(
+    tracker: Tracker, feed: _FrameFeed, writer: TrackOutputWriter | None, keep_labels: bool, progress: bool
+) -> tuple[list[dict[str, Any]], dict[int, np.ndarray], list[int]]:
+    """Propagate; stream each frame to ``writer``; collect rows (and label pages if asked)."""
+    rows: list[dict[str, Any]] = []
+    labels: dict[int, np.ndarray] = {}
+    tracked: list[int] = []
+    first = min(frame for obj in tracker.state.objects for frame in obj.prompts)
+    total = tracker.state.num_frames - first
+    results = tracker.propagate(feed)
+    bar = tqdm(results, total=total, desc="tracking", unit="frame", disable=not progress, file=sys.stderr)
+    for result in bar:
+        masks = result.masks
+        scores = 1.0 / (1.0 + np.exp(-result.object_scores.astype(np.float64)))
+        if writer is not None:
+            frame_rows = writer.add_frame(
+                result.frame, feed.preprocessor.normalizer(feed.raw(result.frame)), masks, result.particle_ids,
+                logits=result.mask_logits, scores=scores,
+            )
+        else:
+            frame_rows = measure_frame(masks, frame=result.frame, particle_ids=result.particle_ids, scores=scores)
+        rows.extend(frame_rows)
+        tracked.append(result.frame)
+        if keep_labels:
+            labels[result.frame] = masks_to_labels(masks, result.particle_ids, logits=result.mask_logits)
+    return rows, labels, tracked
