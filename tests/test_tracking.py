@@ -182,3 +182,9 @@ def test_prompt_file(tmp_path: Path) -> None:
     path.write_text(json.dumps([{"frame": 1}]))
     with pytest.raises(InputError, match="'particle'"):
         read_prompt_file(path)
+
+
+def test_track_is_available_as_samem_track() -> None:
+    import samem
+
+    assert samem.track is track
