@@ -90,3 +90,12 @@ def test_garbage_checkpoint_file_is_refused(tmp_path: Path) -> None:
     torch.save({"weights": {}}, path)
     with pytest.raises(InputError, match="not in SAM 2 format"):
         build_model(f"samem-compact:{path}")
+
+
+def test_image_size_override_keeps_checkpoints_loadable(tmp_path: Path) -> None:
+    path = save_checkpoint(build_model("samem-compact:random", seed=2).model, tmp_path / "c.pt")
+    small = build_model(f"samem-compact:{path}", image_size=256)
+    assert small.model.image_size == 256
+    assert small.model.sam_image_embedding_size == 16
+    with pytest.raises(InputError, match="multiple of 16"):
+        build_model("samem-compact:random", image_size=100)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from samem.errors import InputError
 from samem.model.registry import ModelSpec, parse_model_spec
@@ -25,6 +26,7 @@ INFERENCE_OVERRIDES = {
 }
 
 _SHOWN_KEYS = 5
+FEATURE_STRIDE = 16  # the top-level feature map is image_size / 16 for every SAM 2 config
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -55,7 +57,8 @@ def load_checkpoint(model: torch.nn.Module, path: Path, *, config_name: str) -> 
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for corrupt files
-        raise InputError(f"checkpoint {str(path)!r} cannot be read as a PyTorch file: {e}") from e
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise InputError(f"checkpoint {str(path)!r} cannot be read as a PyTorch file: {reason}") from e
     if not isinstance(payload, dict) or "model" not in payload:
         raise InputError(f"checkpoint {str(path)!r} is not in SAM 2 format: expected a dict with a 'model' state dict")
     try:
@@ -71,10 +74,38 @@ def load_checkpoint(model: torch.nn.Module, path: Path, *, config_name: str) -> 
         )
 
 
-def build_model(spec: ModelSpec | str, *, device: str | torch.device = "cpu", seed: int = 0) -> LoadedModel:
+def config_image_size(spec: ModelSpec) -> int:
+    """The input size the config of ``spec`` declares."""
+    config = OmegaConf.load(spec.config_path)
+    try:
+        return int(config.model.image_size)
+    except Exception as e:
+        raise InputError(f"config {str(spec.config_path)!r} has no model.image_size; is it a SAM 2 config?") from e
+
+
+def _image_size_overrides(config: DictConfig, image_size: int) -> dict[str, Any]:
+    """Set the input size and every RoPE ``feat_sizes`` of the memory attention to ``image_size / 16``."""
+    if image_size < 2 * FEATURE_STRIDE or image_size % FEATURE_STRIDE:
+        raise InputError(
+            f"image size must be a multiple of {FEATURE_STRIDE} and >= {2 * FEATURE_STRIDE}, got {image_size}"
+        )
+    feat = image_size // FEATURE_STRIDE
+    layer = config.model.memory_attention.layer
+    rope = {
+        name: {"feat_sizes": [feat, feat]}
+        for name in ("self_attention", "cross_attention")
+        if name in layer and "feat_sizes" in layer[name]
+    }
+    return {"image_size": image_size, "memory_attention": {"layer": rope}}
+
+
+def build_model(
+    spec: ModelSpec | str, *, device: str | torch.device = "cpu", seed: int = 0, image_size: int | None = None
+) -> LoadedModel:
     """Build the model of ``spec`` in eval mode on ``device``.
 
-    Random weights (``NAME:random``) are seeded with ``seed`` so that two builds are identical.
+    Random weights (``NAME:random``) are seeded with ``seed`` so that two builds are identical. ``image_size``
+    overrides the config's input size (the weights do not depend on it, so checkpoints load at any size).
     """
     if isinstance(spec, str):
         spec = parse_model_spec(spec)
@@ -82,6 +113,8 @@ def build_model(spec: ModelSpec | str, *, device: str | torch.device = "cpu", se
     if "model" not in config:
         raise InputError(f"config {str(spec.config_path)!r} has no 'model' section; is it a SAM 2 config?")
     config = OmegaConf.merge(config, {"model": INFERENCE_OVERRIDES})
+    if image_size is not None and image_size != int(config.model.image_size):
+        config = OmegaConf.merge(config, {"model": _image_size_overrides(config, image_size)})
     OmegaConf.resolve(config)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -1,0 +1,70 @@
+"""The ``samem train`` subcommand: fine-tune any SAM 2 config, or train samem-compact from scratch."""
+
+from __future__ import annotations
+
+import argparse
+
+from samem.argtypes import non_negative_int, positive_float, positive_int
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train`` subcommand."""
+    p = subparsers.add_parser(
+        "train",
+        help="train or fine-tune a SAM 2 model on simulated LPTEM clips",
+        description=(
+            "Full-model training with box prompts on the first frame of each clip and SAM 2's per-frame losses."
+            " Writes OUT/checkpoint.pt (latest weights + training state), OUT/model.pt (final weights, SAM 2"
+            " format), OUT/log.jsonl, OUT/val.jsonl and OUT/recipe.json. Recipes: compact (samem-compact from"
+            " scratch on a CPU), sam2.1-finetune (SAM-EM's setting on a GPU; needs --model NAME:CHECKPOINT)."
+        ),
+    )
+    p.add_argument("--recipe", help="compact or sam2.1-finetune (default compact; resuming: the saved one)")
+    p.add_argument("--model", metavar="NAME[:CHECKPOINT]", help="initial weights, e.g. sam2.1_hiera_l:/path/ckpt.pt")
+    p.add_argument("--dataset", metavar="DIR", help="train on DIR/{train,val} from `samem simulate --dataset`")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--stop-at", type=positive_int, metavar="STEP", help="stop after this step (resume later)")
+    p.add_argument("--no-progress", "--quiet", dest="progress", action="store_false", help="no progress bar")
+    g = p.add_argument_group("recipe overrides")
+    g.add_argument("--steps", type=positive_int, help="optimiser steps")
+    g.add_argument("--lr", type=positive_float, help="peak learning rate outside the image encoder")
+    g.add_argument("--lr-encoder", type=positive_float, help="peak learning rate of the image encoder's top")
+    g.add_argument("--batch-size", "--clips-per-step", dest="clips_per_step", type=positive_int, help="clips per step")
+    g.add_argument("--frames", type=positive_int, help="frames per clip (>= 2)")
+    g.add_argument("--objects", dest="max_objects", type=positive_int, help="maximum objects per clip")
+    g.add_argument("--image-size", type=positive_int, help="model input size (multiple of 16)")
+    g.add_argument("--val-every", type=positive_int, help="validate every N steps")
+    g.add_argument("--val-clips", type=non_negative_int, help="validation clips (0: no validation)")
+    g.add_argument("--checkpoint-every", type=positive_int, help="write checkpoint.pt every N steps")
+    g.add_argument("--device", help="auto, cpu, cuda, cuda:N")
+    g.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto: bf16 autocast on GPU, fp32 on CPU")
+    g.add_argument("--workers", type=non_negative_int, help="data-loader worker processes")
+    g.add_argument("--threads", type=positive_int, help="CPU threads for torch")
+    g.add_argument("--seed", type=non_negative_int, help="random seed")
+    p.set_defaults(handler=run)
+
+
+OVERRIDES = ("steps", "lr", "lr_encoder", "clips_per_step", "frames", "max_objects", "image_size", "val_every",
+             "val_clips", "checkpoint_every", "device", "precision", "workers", "threads", "seed")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    """Resolve the recipe and overrides, then train."""
+    from samem.train.recipe import get_recipe
+    from samem.train.trainer import train
+
+    overrides = {name: getattr(args, name) for name in OVERRIDES}
+    if args.resume and args.recipe is None and all(v is None for v in overrides.values()):
+        recipe = None
+    else:
+        recipe = get_recipe(args.recipe or "compact").with_overrides(**overrides)
+    result = train(
+        recipe, out_dir=args.out, model=args.model, dataset=args.dataset, resume=args.resume,
+        stop_at=args.stop_at, progress=args.progress,
+    )  # fmt: skip
+    state = "finished" if result.finished else "stopped"
+    val = "" if result.val_iou is None else f", validation J {result.val_iou:.3f}"
+    print(f"{state} at step {result.step}{val}; checkpoint {result.checkpoint}"
+          + (f", model {result.final_model}" if result.final_model else ""))  # fmt: skip
+    return 0

@@ -1,0 +1,133 @@
+"""Training clips: frames preprocessed exactly as at inference, box prompts from the ground truth, target masks.
+
+A :class:`TrainingClip` holds ``T`` model images, the box prompts of the objects on its first frame (particles
+visible there, at most ``max_objects``, jittered as SAM 2 does) and their ground-truth masks on every frame at the
+model image size. Frames go through :class:`~samem.engine.preprocess.Preprocessor` with an
+:class:`~samem.io.video.IntensityNormalizer` fitted on the whole source video, as ``samem track`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from samem.engine.preprocess import Preprocessor
+from samem.engine.prompts import BOX_LABELS
+from samem.io.video import FrameGeometry, IntensityNormalizer, VideoInfo, VideoReader
+
+
+class ArrayVideo(VideoReader):
+    """An in-memory (T, H, W) video behind the reader interface (to fit the normaliser as on files)."""
+
+    def __init__(self, frames: np.ndarray, name: str = "clip") -> None:
+        self.frames = frames
+        n, height, width = frames.shape
+        self.info = VideoInfo(
+            path=Path(name), format="array", n_frames=n, height=height, width=width, dtype=frames.dtype
+        )
+
+    def _read(self, index: int) -> np.ndarray:
+        return self.frames[index]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingClip:
+    """One training clip of T frames and N objects.
+
+    ``images`` [T, 3, S, S] float32; ``targets`` [N, T, S, S] bool; box prompts ``point_coords`` [N, 2, 2]
+    (model pixels) with ``point_labels`` [N, 2]; ``particle_ids`` the simulator's ids of the N objects.
+    """
+
+    images: Tensor
+    targets: Tensor
+    point_coords: Tensor
+    point_labels: Tensor
+    particle_ids: tuple[int, ...]
+
+    @property
+    def n_objects(self) -> int:
+        """Objects prompted in the clip."""
+        return len(self.particle_ids)
+
+
+def hugging_box(mask: np.ndarray) -> tuple[float, float, float, float]:
+    """The box (x0, y0, x1, y1) enclosing the pixels of a non-empty mask (pixel edges, input pixels)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return float(cols[0] - 0.5), float(rows[0] - 0.5), float(cols[-1] + 0.5), float(rows[-1] + 0.5)
+
+
+def jitter_boxes(boxes: np.ndarray, rng: np.random.Generator, *, noise: float, bound: float, size: int) -> np.ndarray:
+    """SAM 2's box noise: each coordinate moves uniformly by up to ``min(noise * side, bound)``; kept in the image."""
+    if noise <= 0 or bound <= 0:
+        return boxes
+    width = boxes[:, 2] - boxes[:, 0]
+    height = boxes[:, 3] - boxes[:, 1]
+    max_dx, max_dy = np.minimum(width * noise, bound), np.minimum(height * noise, bound)
+    scale = np.stack([max_dx, max_dy, max_dx, max_dy], axis=-1)
+    jittered = boxes + rng.uniform(-1.0, 1.0, size=boxes.shape) * scale
+    return np.clip(jittered, -0.5, size - 0.5)
+
+
+def model_masks(labels: np.ndarray, particle_ids: list[int], geometry: FrameGeometry) -> np.ndarray:
+    """Binary masks [N, T, S, S] of particles in label frames [T, H, W], resized as frames are (threshold 0.5)."""
+    out = np.zeros((len(particle_ids), labels.shape[0], geometry.size, geometry.size), dtype=bool)
+    for t, frame in enumerate(labels):
+        for n, pid in enumerate(particle_ids):
+            mask = frame == pid
+            if mask.any():
+                out[n, t] = geometry.resize(mask.astype(np.float32)) > 0.5
+    return out
+
+
+def visible_ids(labels: np.ndarray, geometry: FrameGeometry) -> list[int]:
+    """Particles with a non-empty mask on a label frame, at input and at model resolution."""
+    ids = [int(p) for p in np.unique(labels) if p != 0]
+    return [p for p in ids if model_masks(labels[None], [p], geometry)[0, 0].any()]
+
+
+def make_clip(
+    video: np.ndarray,
+    labels: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    frames: int,
+    max_objects: int,
+    image_size: int,
+    box_noise: float = 0.0,
+    box_noise_bound: float = 0.0,
+) -> TrainingClip | None:
+    """A clip of ``frames`` consecutive frames from a video and its labels, or None if no window has an object.
+
+    The window start is drawn among frames with at least one visible particle; up to ``max_objects`` of those
+    particles are drawn without replacement.
+    """
+    n_frames, height, width = video.shape
+    if n_frames < frames:
+        return None
+    geometry = FrameGeometry(height=height, width=width, size=image_size)
+    starts = [s for s in rng.permutation(n_frames - frames + 1) if np.any(labels[s])]
+    for start in starts:
+        ids = visible_ids(labels[start], geometry)
+        if ids:
+            break
+    else:
+        return None
+    chosen = sorted(int(p) for p in rng.choice(ids, size=min(max_objects, len(ids)), replace=False))
+    window = slice(int(start), int(start) + frames)
+    prep = Preprocessor(normalizer=IntensityNormalizer.fit(ArrayVideo(video)), geometry=geometry)
+    images = torch.stack([prep(frame) for frame in video[window]])
+    targets = model_masks(labels[window], chosen, geometry)
+    boxes = geometry.boxes_to_model(np.array([hugging_box(labels[start] == p) for p in chosen]))
+    boxes = jitter_boxes(boxes, rng, noise=box_noise, bound=box_noise_bound, size=image_size)
+    return TrainingClip(
+        images=images,
+        targets=torch.from_numpy(targets),
+        point_coords=torch.from_numpy(boxes.reshape(-1, 2, 2).astype(np.float32)),
+        point_labels=torch.tensor([BOX_LABELS] * len(chosen), dtype=torch.int32),
+        particle_ids=tuple(chosen),
+    )
