@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 import torch
+from hardware import cpu_line
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
@@ -386,20 +387,9 @@ def memory(args: argparse.Namespace, workdir: Path) -> list[MemoryRow]:
 # ----- report -----
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def hardware() -> None:
     sam2_version = importlib.metadata.version("sam2")
-    print(f"CPU: {cpu_model()}; logical cores: {os.cpu_count()}; usable: {len(os.sched_getaffinity(0))}")
+    print(cpu_line())
     print(
         f"python {platform.python_version()}, torch {torch.__version__} ({torch.get_num_threads()} threads,"
         f" default), sam2 {sam2_version}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"

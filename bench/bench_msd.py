@@ -6,7 +6,6 @@ Run: .venv/bin/python bench/bench_msd.py [--particles N] [--frames T] [--repeats
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import time
 import warnings
@@ -14,6 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import trackpy
+from hardware import cpu_line
 
 from samem.analysis.msd import compute_msd
 
@@ -32,17 +32,6 @@ def make_tracks(n_particles: int, n_frames: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"frame": f, "particle": p, "x": xy[p, f, 0], "y": xy[p, f, 1]})
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def best_time(fn, repeats: int) -> tuple[float, object]:
     best, out = float("inf"), None
     for _ in range(repeats):
@@ -59,7 +48,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     tracks = make_tracks(args.particles, args.frames)
-    print(f"CPU: {cpu_model()}; logical cores: {os.cpu_count()}; usable: {len(os.sched_getaffinity(0))}")
+    print(cpu_line())
     print(f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
           f"trackpy {trackpy.__version__}")
     print(f"data: {args.particles} particles x {args.frames} frames, {len(tracks)} rows, max_lag {MAX_LAG}")
