@@ -99,3 +99,11 @@ def test_image_size_override_keeps_checkpoints_loadable(tmp_path: Path) -> None:
     assert small.model.sam_image_embedding_size == 16
     with pytest.raises(InputError, match="multiple of 16"):
         build_model("samem-compact:random", image_size=100)
+
+
+def test_checkpoint_that_records_its_training_size_runs_at_that_size(tmp_path: Path) -> None:
+    state = build_model("samem-compact:random").model.state_dict()
+    path = tmp_path / "trained_at_256.pt"
+    torch.save({"model": state, "image_size": 256}, path)
+    assert build_model(f"samem-compact:{path}").model.image_size == 256
+    assert build_model(f"samem-compact:{path}", image_size=512).model.image_size == 512

@@ -50,12 +50,13 @@ def test_tiny_run_lowers_the_loss_and_its_checkpoint_tracks(tmp_path, one_clip_d
     assert [r["step"] for r in log] == list(range(1, 21))
     assert {"loss", "focal", "dice", "iou", "object_score", "lr", "lr_encoder", "seconds", "train_iou"} <= set(log[0])
     assert json.loads((tmp_path / "run" / "recipe.json").read_text())["recipe"]["steps"] == 20
-    # the checkpoint loads strictly into the config as shipped (512 px) and the engine tracks with it
+    # the checkpoint loads strictly, runs at the size it was trained at, and the engine tracks with it
     loaded = build_model(f"samem-compact:{result.final_model}")
+    assert loaded.model.image_size == SIZE
     video = _read_clip(one_clip_dataset / "train" / "clip_00000")
     _, height, width = video.video.shape
     prep = Preprocessor(normalizer=IntensityNormalizer(low=float(video.video.min()), high=float(video.video.max())),
-                        geometry=FrameGeometry(height=height, width=width, size=512))  # fmt: skip
+                        geometry=FrameGeometry(height=height, width=width, size=SIZE))  # fmt: skip
     tracker = Tracker(LocalBackend(loaded.model), height=height, width=width, num_frames=2)
     tracker.add_boxes(0, [1], [(10.0, 10.0, 30.0, 30.0)])
     assert len(list(tracker.propagate(lambda t: prep(video.video[t])))) == 2

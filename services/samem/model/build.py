@@ -27,6 +27,7 @@ INFERENCE_OVERRIDES = {
 
 _SHOWN_KEYS = 5
 FEATURE_STRIDE = 16  # the top-level feature map is image_size / 16 for every SAM 2 config
+IMAGE_SIZE_KEY = "image_size"  # optional checkpoint key: the input size the weights were trained at
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -52,8 +53,8 @@ def _describe(keys: list[str]) -> str:
     return f"{len(keys)} ({shown}{', ...' if len(keys) > _SHOWN_KEYS else ''})"
 
 
-def load_checkpoint(model: torch.nn.Module, path: Path, *, config_name: str) -> None:
-    """Load ``torch.load(path)["model"]`` into ``model`` strictly, naming missing and unexpected keys on mismatch."""
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """``torch.load`` a SAM 2 format checkpoint (a dict with a ``"model"`` state dict), with one-line errors."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for corrupt files
@@ -61,6 +62,18 @@ def load_checkpoint(model: torch.nn.Module, path: Path, *, config_name: str) -> 
         raise InputError(f"checkpoint {str(path)!r} cannot be read as a PyTorch file: {reason}") from e
     if not isinstance(payload, dict) or "model" not in payload:
         raise InputError(f"checkpoint {str(path)!r} is not in SAM 2 format: expected a dict with a 'model' state dict")
+    return payload
+
+
+def load_checkpoint(
+    model: torch.nn.Module, path: Path, *, config_name: str, payload: dict[str, Any] | None = None
+) -> None:
+    """Load ``torch.load(path)["model"]`` (or the already read ``payload``) into ``model`` strictly.
+
+    Missing and unexpected keys are named on mismatch.
+    """
+    if payload is None:
+        payload = read_checkpoint(path)
     try:
         missing, unexpected = model.load_state_dict(payload["model"], strict=False)
     except RuntimeError as e:  # raised for tensors of the wrong shape
@@ -105,10 +118,15 @@ def build_model(
     """Build the model of ``spec`` in eval mode on ``device``.
 
     Random weights (``NAME:random``) are seeded with ``seed`` so that two builds are identical. ``image_size``
-    overrides the config's input size (the weights do not depend on it, so checkpoints load at any size).
+    overrides the config's input size (the weights do not depend on it, so checkpoints load at any size); without
+    it, a checkpoint that records the size it was trained at (key ``"image_size"``, written by ``samem train``)
+    runs at that size, otherwise the config's.
     """
     if isinstance(spec, str):
         spec = parse_model_spec(spec)
+    payload = read_checkpoint(spec.checkpoint) if spec.checkpoint is not None else None
+    if image_size is None and payload is not None and IMAGE_SIZE_KEY in payload:
+        image_size = int(payload[IMAGE_SIZE_KEY])
     config = OmegaConf.load(spec.config_path)
     if "model" not in config:
         raise InputError(f"config {str(spec.config_path)!r} has no 'model' section; is it a SAM 2 config?")
@@ -121,6 +139,6 @@ def build_model(
         model = instantiate(config.model, _recursive_=True)
     sha256 = None
     if spec.checkpoint is not None:
-        load_checkpoint(model, spec.checkpoint, config_name=spec.config_name)
+        load_checkpoint(model, spec.checkpoint, config_name=spec.config_name, payload=payload)
         sha256 = file_sha256(spec.checkpoint)
     return LoadedModel(model=model.to(device).eval(), spec=spec, checkpoint_sha256=sha256)

@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from samem import __version__
+from samem.model.build import IMAGE_SIZE_KEY
 from samem.train.checkpoint import (
     CHECKPOINT,
     FINAL_MODEL,
@@ -57,6 +58,12 @@ def _identity(item: Any) -> Any:
 
 def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
+
+
+def _weights(setup: RunSetup) -> dict[str, Any]:
+    """SAM 2 format weights plus the input size they are trained at (upstream loaders ignore the extra key)."""
+    model = setup.loaded.model
+    return {"model": model_state(model), IMAGE_SIZE_KEY: int(model.image_size)}
 
 
 def _step_seed(seed: int, step: int) -> int:
@@ -110,7 +117,7 @@ def _save(setup: RunSetup, step: int, optimizer: torch.optim.Optimizer, schedule
         "samem_version": __version__,
     }
     path = setup.out_dir / CHECKPOINT
-    atomic_save({"model": model_state(setup.loaded.model), TRAIN_STATE_KEY: state}, path)
+    atomic_save(_weights(setup) | {TRAIN_STATE_KEY: state}, path)
     return path
 
 
@@ -201,7 +208,7 @@ def train(
     final = None
     if step == recipe.steps:
         final = setup.out_dir / FINAL_MODEL
-        atomic_save({"model": model_state(setup.loaded.model)}, final)
+        atomic_save(_weights(setup), final)
     return TrainResult(
         out_dir=setup.out_dir, step=step, finished=step == recipe.steps, checkpoint=checkpoint, final_model=final,
         val_iou=val_iou,
