@@ -144,7 +144,6 @@ def test_output_under_a_file(good_csv: Path, tmp_path: Path, capsys: pytest.Capt
     assert blocker.read_text() == "x"
 
 
-@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc (unwritable even for root)")
 def test_output_in_unwritable_filesystem(good_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = run_cli(["analyze", str(good_csv), "--px-nm", "1", "--fps", "1", "--out", "/proc/samem-test-out",
                     "--max-lag", "5", "--vanhove-lags", "1"])
