@@ -1,0 +1,509 @@
+"""The classical baseline: trackpy localisation and linking, with label masks for the segmentation metrics.
+
+Pipeline of :func:`track_with_trackpy`, reading frames lazily (one at a time, twice):
+
+1. Intensities are mapped to [0, 1] by :class:`~samem.io.video.IntensityNormalizer` (percentiles fitted once per
+   video) and, for dark particles on a bright background (mass-thickness contrast, the default), inverted
+   (``1 - value``), so particles are bright peaks as trackpy expects.
+2. ``trackpy.batch`` locates features (Crocker-Grier: band-pass, local maxima, mass-weighted centroid refinement)
+   with an odd feature ``diameter_px``; features below ``minmass`` are dropped.
+3. ``trackpy.link`` joins them into trajectories with ``search_range_px`` and ``memory``; particle ids are
+   renumbered 1, 2, ... in order of first appearance (then of position).
+4. Label masks (``T x H x W`` uint16, 0 = background), by the *region rule* below.
+
+Region rule for the labels. Each frame is prepared as in step 1, smoothed with a Gaussian of sigma
+``smoothing_sigma_px``, its slowly varying background (a Gaussian of sigma ``2 * diameter_px``) is subtracted, and
+the result is thresholded at the frame's Otsu level (computed over the frame; holes in the foreground are filled).
+A located feature receives the 8-connected foreground region that contains its rounded position. Where several
+features of a frame fall in one region, the region's pixels go to the nearest feature (a Voronoi split). A feature
+whose position is not in the foreground, or whose region is larger than ``max_region_factor`` times the area of a
+disc of diameter ``diameter_px`` (a threshold that leaked into the background), gets instead a disc centred on its
+position with radius ``sqrt(2) * size`` (trackpy's ``size`` is the radius of gyration; a uniform disc of radius r
+has r / sqrt(2)), at most ``diameter_px / 2``. Where discs or regions of different features would overlap, the
+earlier-claimed pixel keeps its label (features are painted in order of decreasing mass, regions before discs).
+
+Reasonable defaults relative to the particle diameter d (pixels): ``diameter_px`` the smallest odd integer
+>= d + 2 (trackpy wants the mask a little larger than the feature; :func:`estimate_diameter` measures d from the
+data when it is not given); ``separation_px`` = ``diameter_px``; ``search_range_px`` = ``diameter_px`` (must
+exceed the largest per-frame displacement and should stay below the spacing of neighbours; lower it for crowded
+videos); ``minmass`` estimated from the
+data (see :func:`estimate_minmass`); ``memory`` = 3 frames. :func:`tune_parameters` picks ``diameter_px`` and
+``minmass`` on a video with ground truth by a small grid search.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+from samem.errors import InputError
+from samem.io.video import IntensityNormalizer, VideoReader, open_video
+
+#: Columns of :attr:`BaselineResult.trajectories`, in order (trackpy's names; x = column, y = row).
+TRAJECTORY_COLUMNS = ("frame", "particle", "x", "y", "mass", "size", "ecc", "signal")
+
+_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+_MIN_DIAMETER = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaselineResult:
+    """What :func:`track_with_trackpy` returns.
+
+    Attributes
+    ----------
+    trajectories : pandas.DataFrame
+        One row per linked feature per frame, columns :data:`TRAJECTORY_COLUMNS` (``frame``, ``particle``
+        (ids from 1), ``x``, ``y`` (pixels; x = column, y = row, pixel centres at integers, as in
+        :mod:`samem.measure`), ``mass``, ``size``, ``ecc``, ``signal`` in the units of the normalised, inverted
+        frames), sorted by frame then particle.
+    labels : numpy.ndarray or None
+        ``T x H x W`` uint16 label stack (0 = background, k = particle k), None when not requested.
+    parameters : dict
+        The parameters actually used (estimated ones filled in).
+    """
+
+    trajectories: pd.DataFrame
+    labels: np.ndarray | None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+def _odd_at_least(value: float) -> int:
+    n = max(_MIN_DIAMETER, math.ceil(value))
+    return n if n % 2 else n + 1
+
+
+def _prepare(frame: np.ndarray, normalizer: IntensityNormalizer, invert: bool) -> np.ndarray:
+    image = normalizer(frame)
+    return np.subtract(np.float32(1.0), image, out=image) if invert else image
+
+
+def _prepared_frames(
+    reader: VideoReader, normalizer: IntensityNormalizer, invert: bool
+) -> Iterator[tuple[int, np.ndarray]]:
+    for index, frame in reader.iter_frames():
+        yield index, _prepare(frame, normalizer, invert)
+
+
+class _LazyFrames(Sequence[np.ndarray]):
+    """Prepared frames read on access (``trackpy.batch`` indexes its input; nothing is cached)."""
+
+    def __init__(self, reader: VideoReader, normalizer: IntensityNormalizer, invert: bool) -> None:
+        self.reader, self.normalizer, self.invert = reader, normalizer, invert
+
+    def __len__(self) -> int:
+        return len(self.reader)
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
+        return _prepare(self.reader.read(int(index)), self.normalizer, self.invert)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for _, image in _prepared_frames(self.reader, self.normalizer, self.invert):
+            yield image
+
+
+def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
+    """Otsu's threshold of finite ``values`` (the level maximising the between-class variance of a histogram).
+
+    Returns the single value for constant input.
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return float("nan")
+    low, high = float(values.min()), float(values.max())
+    if high <= low:
+        return low
+    counts, edges = np.histogram(values, bins=bins, range=(low, high))
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight_low = np.cumsum(counts)
+    weight_high = weight_low[-1] - weight_low
+    sum_low = np.cumsum(counts * centres)
+    mean_low = sum_low / np.maximum(weight_low, 1)
+    mean_high = (sum_low[-1] - sum_low) / np.maximum(weight_high, 1)
+    between = weight_low * weight_high * (mean_low - mean_high) ** 2
+    return float(centres[int(np.argmax(between[:-1]))])
+
+
+def foreground(image: np.ndarray, *, diameter_px: float, smoothing_sigma_px: float = 1.0) -> np.ndarray:
+    """Boolean foreground of a prepared (normalised, particles-bright) frame by the module's region rule.
+
+    Gaussian smoothing (sigma ``smoothing_sigma_px``), minus the background (Gaussian of sigma
+    ``2 * diameter_px``), Otsu threshold over the frame, holes filled.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    smooth = ndimage.gaussian_filter(image, smoothing_sigma_px) if smoothing_sigma_px > 0 else image
+    flat = smooth - ndimage.gaussian_filter(image, 2.0 * diameter_px, mode="reflect")
+    level = otsu_threshold(flat)
+    if not math.isfinite(level):
+        return np.zeros(image.shape, dtype=bool)
+    return ndimage.binary_fill_holes(flat > level)
+
+
+def estimate_diameter(
+    reader: VideoReader,
+    normalizer: IntensityNormalizer | None = None,
+    *,
+    invert: bool = True,
+    n_frames: int = 5,
+    min_area_px: int = 9,
+) -> int:
+    """The trackpy feature diameter from the data: the smallest odd integer >= d + 2, at least 5.
+
+    ``d`` is the median equivalent diameter of the foreground regions (see :func:`foreground`, with an initial
+    scale of 15 px) of at least ``min_area_px`` pixels and at most 5 % of the frame, on ``n_frames`` frames spread
+    over the video; the result is capped near a quarter of the shorter frame side. The rule suits compact,
+    similarly sized particles in clean videos (below SNR ~4 the foreground is noise-dominated): pass
+    ``diameter_px`` explicitly otherwise. Raises :class:`~samem.errors.InputError` when no region is found.
+    """
+    normalizer = normalizer or IntensityNormalizer.fit(reader)
+    n = len(reader)
+    indices = np.unique(np.linspace(0, n - 1, num=max(1, min(n_frames, n))).round().astype(int))
+    largest = min(reader.info.height, reader.info.width) / 4
+    max_area = 0.05 * reader.info.height * reader.info.width
+    diameters: list[float] = []
+    for index in indices:
+        mask = foreground(_prepare(reader.read(int(index)), normalizer, invert), diameter_px=15.0)
+        labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
+        areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+        keep = (areas >= min_area_px) & (areas <= max_area)
+        diameters.extend(np.sqrt(4 * areas[keep] / np.pi).tolist())
+    if not diameters:
+        raise InputError(f"{reader.info.path.name}: no particle-like region found to estimate the diameter; pass it")
+    return min(_odd_at_least(float(np.median(diameters)) + 2), _odd_at_least(largest - 1))
+
+
+def estimate_minmass(masses: np.ndarray) -> float:
+    """A mass cut-off from the masses of all candidate features (located with ``minmass=0``).
+
+    Otsu's threshold of log10(mass) separates the many faint noise maxima from the particles; it is applied only
+    when the two classes are well apart (the upper class's median at least 4 times the cut-off), since otherwise
+    the candidates are all particles or all noise, and then 0 (keep everything) is returned.
+    """
+    masses = np.asarray(masses, dtype=np.float64)
+    masses = masses[np.isfinite(masses) & (masses > 0)]
+    if masses.size < 2:
+        return 0.0
+    logs = np.log10(masses)
+    level = otsu_threshold(logs)
+    upper = logs[logs > level]
+    if upper.size == 0 or np.median(upper) - level < math.log10(4):
+        return 0.0
+    return float(10**level)
+
+
+def _import_trackpy() -> Any:
+    try:
+        import trackpy
+    except ImportError:  # pragma: no cover - trackpy is a test/extra dependency
+        raise InputError("the trackpy baseline needs trackpy: pip install trackpy") from None
+    trackpy.quiet()
+    return trackpy
+
+
+def _locate(
+    trackpy: Any,
+    reader: VideoReader,
+    normalizer: IntensityNormalizer,
+    *,
+    invert: bool,
+    diameter: int,
+    minmass: float,
+    separation: float,
+    percentile: float,
+) -> pd.DataFrame:
+    with warnings.catch_warnings():  # "no maxima", "all maxima in the margins": an empty table says as much
+        warnings.simplefilter("ignore", UserWarning)
+        features = trackpy.batch(
+            _LazyFrames(reader, normalizer, invert),
+            diameter,
+            minmass=minmass,
+            separation=separation,
+            percentile=percentile,
+            processes=1,
+        )
+    if features is None or len(features) == 0:
+        return pd.DataFrame(columns=["frame", "x", "y", "mass", "size", "ecc", "signal"])
+    return features.reset_index(drop=True)
+
+
+def _renumber(linked: pd.DataFrame) -> pd.DataFrame:
+    """Particle ids 1, 2, ... in order of first appearance, ties by (y, x) of that first detection."""
+    first = linked.sort_values(["frame", "y", "x"]).drop_duplicates("particle")
+    mapping = {int(p): k for k, p in enumerate(first["particle"].tolist(), start=1)}
+    return linked.assign(particle=linked["particle"].map(mapping).astype(np.int64))
+
+
+def _paint_frame(
+    image: np.ndarray, features: pd.DataFrame, *, diameter: int, smoothing_sigma_px: float, max_region_factor: float
+) -> np.ndarray:
+    height, width = image.shape
+    out = np.zeros((height, width), dtype=np.uint16)
+    if len(features) == 0:
+        return out
+    mask = foreground(image, diameter_px=diameter, smoothing_sigma_px=smoothing_sigma_px)
+    regions, _ = ndimage.label(mask, structure=_EIGHT_CONNECTED)
+    max_area = max_region_factor * math.pi * (diameter / 2) ** 2
+    features = features.sort_values("mass", ascending=False)
+    xs, ys = features["x"].to_numpy(float), features["y"].to_numpy(float)
+    ids = features["particle"].to_numpy(np.int64)
+    cols = np.clip(np.rint(xs).astype(int), 0, width - 1)
+    rows = np.clip(np.rint(ys).astype(int), 0, height - 1)
+    region_of = regions[rows, cols]
+    areas = np.bincount(regions.ravel())
+    use_region = (region_of > 0) & (areas[region_of] <= max_area)
+    for region in np.unique(region_of[use_region]):
+        members = np.flatnonzero(use_region & (region_of == region))
+        rr, cc = np.nonzero(regions == region)
+        free = out[rr, cc] == 0
+        rr, cc = rr[free], cc[free]
+        if members.size == 1:
+            out[rr, cc] = ids[members[0]]
+            continue
+        distance = (cc[:, None] - xs[members]) ** 2 + (rr[:, None] - ys[members]) ** 2
+        out[rr, cc] = ids[members[np.argmin(distance, axis=1)]]
+    yy, xx = np.ogrid[:height, :width]
+    for k in np.flatnonzero(~use_region):
+        size = float(features["size"].iloc[k]) if "size" in features else float("nan")
+        radius = min(math.sqrt(2) * size, diameter / 2) if math.isfinite(size) and size > 0 else diameter / 2
+        disc = ((xx - xs[k]) ** 2 + (yy - ys[k]) ** 2 <= radius**2) & (out == 0)
+        out[disc] = ids[k]
+    return out
+
+
+def _labels(
+    reader: VideoReader,
+    normalizer: IntensityNormalizer,
+    trajectories: pd.DataFrame,
+    *,
+    invert: bool,
+    diameter: int,
+    smoothing_sigma_px: float,
+    max_region_factor: float,
+) -> np.ndarray:
+    info = reader.info
+    labels = np.zeros((info.n_frames, info.height, info.width), dtype=np.uint16)
+    by_frame = dict(tuple(trajectories.groupby("frame")))
+    for index, image in _prepared_frames(reader, normalizer, invert):
+        features = by_frame.get(index)
+        if features is not None:
+            labels[index] = _paint_frame(
+                image,
+                features,
+                diameter=diameter,
+                smoothing_sigma_px=smoothing_sigma_px,
+                max_region_factor=max_region_factor,
+            )
+    return labels
+
+
+def track_with_trackpy(
+    video_path: str | os.PathLike[str],
+    *,
+    diameter_px: int | None = None,
+    minmass: float | None = None,
+    search_range_px: float | None = None,
+    memory: int = 3,
+    invert: bool = True,
+    separation_px: float | None = None,
+    percentile: float = 64.0,
+    min_track_length: int = 1,
+    low_percentile: float = 0.5,
+    high_percentile: float = 99.5,
+    make_labels: bool = True,
+    smoothing_sigma_px: float = 1.0,
+    max_region_factor: float = 4.0,
+) -> BaselineResult:
+    """Track the particles of a video with trackpy (see the module docstring for the pipeline and rules).
+
+    Parameters
+    ----------
+    video_path
+        Any video :func:`~samem.io.video.open_video` reads; frames are read lazily.
+    diameter_px
+        trackpy's feature diameter, an odd integer >= 3 a little larger than the particles (about d + 2 for
+        particles of diameter d); None estimates it with :func:`estimate_diameter`.
+    minmass
+        Minimum integrated brightness of a feature, in units of the normalised (0-1) frame; None estimates it with
+        :func:`estimate_minmass` from all candidates of the video.
+    search_range_px
+        Largest displacement between linked detections, pixels; default ``diameter_px``.
+    memory
+        Frames a particle may vanish and still keep its id.
+    invert
+        True for dark particles on a bright background (TEM mass-thickness contrast).
+    separation_px
+        Minimum distance between features; default ``diameter_px``.
+    percentile
+        trackpy's peak brightness percentile filter.
+    min_track_length
+        Trajectories with fewer detections are dropped (``trackpy.filter_stubs``); 1 keeps all.
+    low_percentile, high_percentile
+        Intensity percentiles mapped to 0 and 1 (:meth:`~samem.io.video.IntensityNormalizer.fit`).
+    make_labels
+        Build the label stack (a second pass over the video); False leaves ``labels`` None.
+    smoothing_sigma_px, max_region_factor
+        The region rule's smoothing and largest region, in areas of a disc of diameter ``diameter_px``.
+
+    Returns
+    -------
+    BaselineResult
+        Trajectories, labels and the parameters used. A video without any feature gives an empty table (and an
+        all-zero label stack).
+    """
+    trackpy = _import_trackpy()
+    if diameter_px is not None:
+        if isinstance(diameter_px, bool) or int(diameter_px) != diameter_px or diameter_px < 3 or diameter_px % 2 == 0:
+            raise InputError(f"diameter must be an odd integer >= 3 (pixels), got {diameter_px!r}")
+        diameter_px = int(diameter_px)
+    if isinstance(memory, bool) or not isinstance(memory, int | np.integer) or memory < 0:
+        raise InputError(f"memory must be an integer >= 0 (frames), got {memory!r}")
+    with open_video(video_path) as reader:
+        normalizer = IntensityNormalizer.fit(reader, low_percentile=low_percentile, high_percentile=high_percentile)
+        diameter = diameter_px if diameter_px is not None else estimate_diameter(reader, normalizer, invert=invert)
+        separation = float(separation_px) if separation_px is not None else float(diameter)
+        search_range = float(search_range_px) if search_range_px is not None else float(diameter)
+        if not search_range > 0:
+            raise InputError(f"search range must be > 0 pixels, got {search_range_px!r}")
+        locate_kwargs = {"invert": invert, "diameter": diameter, "separation": separation, "percentile": percentile}
+        if minmass is None:
+            candidates = _locate(trackpy, reader, normalizer, minmass=0.0, **locate_kwargs)
+            minmass = estimate_minmass(candidates["mass"].to_numpy(float))
+            features = candidates[candidates["mass"] >= minmass].reset_index(drop=True)
+        else:
+            features = _locate(trackpy, reader, normalizer, minmass=float(minmass), **locate_kwargs)
+        if len(features):
+            linked = trackpy.link(features, search_range, memory=int(memory), adaptive_stop=0.5, adaptive_step=0.9)
+            if min_track_length > 1:
+                linked = trackpy.filter_stubs(linked, min_track_length)
+            linked = _renumber(linked.reset_index(drop=True))
+        else:
+            linked = pd.DataFrame(columns=list(TRAJECTORY_COLUMNS))
+        columns = [c for c in TRAJECTORY_COLUMNS if c in linked.columns]
+        trajectories = (
+            linked[columns]
+            .astype({"frame": np.int64, "particle": np.int64})
+            .sort_values(["frame", "particle"])
+            .reset_index(drop=True)
+        )
+        labels = None
+        if make_labels:
+            labels = _labels(
+                reader,
+                normalizer,
+                trajectories,
+                invert=invert,
+                diameter=diameter,
+                smoothing_sigma_px=smoothing_sigma_px,
+                max_region_factor=max_region_factor,
+            )
+    parameters = {
+        "diameter_px": diameter,
+        "minmass": float(minmass),
+        "search_range_px": search_range,
+        "memory": int(memory),
+        "invert": invert,
+        "separation_px": separation,
+        "percentile": percentile,
+        "min_track_length": min_track_length,
+        "normalizer": {"low": normalizer.low, "high": normalizer.high},
+    }
+    return BaselineResult(trajectories=trajectories, labels=labels, parameters=parameters)
+
+
+def _detection_scores(pred: pd.DataFrame, gt: pd.DataFrame, max_distance: float) -> tuple[float, float]:
+    """Detection F1 and centroid RMSE (pixels) of per-frame optimal matches within ``max_distance``."""
+    from scipy.optimize import linear_sum_assignment
+
+    squared: list[float] = []
+    n_pred, n_gt = len(pred), len(gt)
+    pred_by_frame = dict(tuple(pred.groupby("frame")))
+    for frame, truth in gt.groupby("frame"):
+        found = pred_by_frame.get(frame)
+        if found is None or len(found) == 0:
+            continue
+        a, b = truth[["x", "y"]].to_numpy(float), found[["x", "y"]].to_numpy(float)
+        cost = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
+        rows, cols = linear_sum_assignment(cost)
+        squared.extend(cost[r, c] for r, c in zip(rows, cols, strict=True) if cost[r, c] <= max_distance**2)
+    f1 = 2 * len(squared) / (n_pred + n_gt) if n_pred + n_gt else float("nan")
+    rmse = float(np.sqrt(np.mean(squared))) if squared else float("inf")
+    return f1, rmse
+
+
+def tune_parameters(
+    video_path: str | os.PathLike[str],
+    gt_tracks: pd.DataFrame,
+    *,
+    diameters_px: tuple[int, ...] | None = None,
+    minmass_factors: tuple[float, ...] = (0.5, 1.0, 2.0),
+    gt_xy: tuple[str, str] = ("x_mask", "y_mask"),
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Grid-search ``diameter_px`` and ``minmass`` on a video with ground-truth tracks (e.g. ``gt_tracks.csv``).
+
+    Each combination runs :func:`track_with_trackpy` without labels; detections are matched to the ground truth
+    per frame (optimal assignment within half the diameter). The best combination has the highest detection F1,
+    then the lowest centroid RMSE.
+
+    Parameters
+    ----------
+    video_path
+        The video.
+    gt_tracks
+        Ground-truth table with ``frame`` and the columns ``gt_xy``.
+    diameters_px
+        Odd diameters to try; default: the estimated diameter and its odd neighbours (-2, +2, +4).
+    minmass_factors
+        Multiples of the estimated ``minmass`` to try; when the estimate is 0 (no clear split between noise and
+        particles), 0 and the 90th, 97th and 99th percentiles of the candidates' masses are tried instead.
+    gt_xy
+        Ground-truth position columns (default the mask centroid).
+    **kwargs
+        Further arguments of :func:`track_with_trackpy` (``search_range_px``, ``memory``, ``invert``, ...).
+
+    Returns
+    -------
+    dict
+        ``{"diameter_px", "minmass", "detection_f1", "centroid_rmse_px", "grid": [rows of every trial]}``; pass
+        ``diameter_px`` and ``minmass`` on to :func:`track_with_trackpy`.
+    """
+    gt = gt_tracks[["frame", *gt_xy]].set_axis(["frame", "x", "y"], axis=1).dropna()
+    if diameters_px is None:
+        base = track_with_trackpy(video_path, make_labels=False, **kwargs).parameters["diameter_px"]
+        diameters_px = tuple(d for d in (base - 2, base, base + 2, base + 4) if d >= 3)
+    grid: list[dict[str, Any]] = []
+    for diameter in diameters_px:
+        estimated = track_with_trackpy(video_path, diameter_px=diameter, make_labels=False, **kwargs)
+        base_mass = estimated.parameters["minmass"]
+        if base_mass > 0:
+            minmasses = [factor * base_mass for factor in minmass_factors]
+        else:  # no clear split: try upper quantiles of the candidates' masses
+            masses = estimated.trajectories["mass"].to_numpy(float)
+            minmasses = [0.0, *np.percentile(masses, (90, 97, 99)).tolist()] if masses.size else [0.0]
+        for value in minmasses:
+            if value == base_mass:
+                result = estimated
+            else:
+                result = track_with_trackpy(
+                    video_path, diameter_px=diameter, minmass=value, make_labels=False, **kwargs
+                )
+            f1, rmse = _detection_scores(result.trajectories, gt, diameter / 2)
+            grid.append(
+                {
+                    "diameter_px": diameter,
+                    "minmass": result.parameters["minmass"],
+                    "detection_f1": f1,
+                    "centroid_rmse_px": rmse,
+                }
+            )
+    best = max(grid, key=lambda row: (np.nan_to_num(row["detection_f1"], nan=-1.0), -row["centroid_rmse_px"]))
+    return {**best, "grid": grid}

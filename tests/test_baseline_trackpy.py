@@ -1,0 +1,131 @@
+"""The trackpy baseline on small simulated videos: detection, linking, centroid accuracy, label masks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+
+pytest.importorskip("trackpy")
+
+from samem.baselines import BaselineResult, track_with_trackpy, tune_parameters
+from samem.baselines.trackpy_baseline import TRAJECTORY_COLUMNS, estimate_minmass, otsu_threshold
+from samem.errors import InputError
+from samem.evaluate import centroid_rmse_from_tables, evaluate_video
+from samem.sim import ImagingSpec, MotionSpec, ParticleSpec, VideoSpec, write_video
+
+#: Three well separated 12 px spheres (6 nm at 0.5 nm/px), slow Brownian motion (about 1.4 px per frame and axis).
+CENTRES_PX = ((40, 40), (96, 90), (150, 45))
+
+
+def three_spheres(dose_rate: float, *, seed: int = 1) -> VideoSpec:
+    particles = tuple(
+        ParticleSpec(shape="sphere", size_nm=6.0, x_nm=x * 0.5, y_nm=y * 0.5, motion=MotionSpec(D_nm2_s=5.0))
+        for x, y in CENTRES_PX
+    )
+    return VideoSpec(
+        width=192,
+        height=128,
+        n_frames=20,
+        px_nm=0.5,
+        particles=particles,
+        imaging=ImagingSpec(dose_rate=dose_rate),
+        seed=seed,
+    )
+
+
+@pytest.fixture(scope="module")
+def clean_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("baseline") / "clean"
+    meta = write_video(three_spheres(200.0), out, progress=False)
+    assert meta["snr"] > 4
+    return out
+
+
+@pytest.fixture(scope="module")
+def clean_result(clean_video: Path) -> BaselineResult:
+    return track_with_trackpy(clean_video / "video.tif")
+
+
+def test_finds_and_links_all_particles(clean_result: BaselineResult) -> None:
+    tracks = clean_result.trajectories
+    assert list(tracks.columns) == list(TRAJECTORY_COLUMNS)
+    assert sorted(tracks["particle"].unique().tolist()) == [1, 2, 3]
+    assert tracks.groupby("frame").size().tolist() == [3] * 20
+    assert not tracks.duplicated(["frame", "particle"]).any()
+    assert clean_result.parameters["diameter_px"] % 2 == 1
+    assert 11 <= clean_result.parameters["diameter_px"] <= 17
+
+
+def test_centroids_and_masks_match_ground_truth(clean_video: Path, clean_result: BaselineResult) -> None:
+    gt_masks = tifffile.imread(clean_video / "gt_masks.tif")
+    gt_tracks = pd.read_csv(clean_video / "gt_tracks.csv")
+    labels = clean_result.labels
+    assert labels is not None and labels.dtype == np.uint16 and labels.shape == gt_masks.shape
+    assert set(np.unique(labels).tolist()) == {0, 1, 2, 3}
+    scores = evaluate_video(labels, gt_masks)
+    assert scores["J"] > 0.6
+    assert scores["detection_recall"] == 1.0 and scores["id_switches"] == 0
+    assert sorted(scores["pairs"].values()) == [1, 2, 3]
+    rmse = centroid_rmse_from_tables(
+        clean_result.trajectories, gt_tracks, pairs=scores["pairs"], gt_xy=("x_mask", "y_mask")
+    )
+    assert rmse["n_matched"] == len(gt_tracks) == 60
+    assert rmse["centroid_rmse_px"] < 1.0
+
+
+def test_explicit_parameters_and_no_labels(clean_video: Path, clean_result: BaselineResult) -> None:
+    fixed = track_with_trackpy(
+        clean_video / "video.tif",
+        diameter_px=clean_result.parameters["diameter_px"],
+        minmass=clean_result.parameters["minmass"],
+        search_range_px=8.0,
+        make_labels=False,
+    )
+    assert fixed.labels is None
+    assert fixed.parameters["search_range_px"] == 8.0
+    pd.testing.assert_frame_equal(fixed.trajectories, clean_result.trajectories)
+
+
+def test_tune_parameters_picks_a_working_setting(clean_video: Path) -> None:
+    gt_tracks = pd.read_csv(clean_video / "gt_tracks.csv")
+    best = tune_parameters(clean_video / "video.tif", gt_tracks, diameters_px=(13, 15), minmass_factors=(1.0, 2.0))
+    assert best["diameter_px"] in (13, 15) and len(best["grid"]) == 4
+    assert best["detection_f1"] == 1.0 and best["centroid_rmse_px"] < 1.0
+
+
+def test_very_low_snr_runs(tmp_path: Path) -> None:
+    write_video(three_spheres(0.05), tmp_path / "noisy", progress=False)
+    result = track_with_trackpy(tmp_path / "noisy" / "video.tif")
+    assert result.labels is not None and result.labels.shape == (20, 128, 192)
+    assert list(result.trajectories.columns) == list(TRAJECTORY_COLUMNS)
+    if len(result.trajectories):
+        assert result.trajectories["particle"].min() == 1
+
+
+def test_blank_video_gives_empty_table(tmp_path: Path) -> None:
+    path = tmp_path / "blank.tif"
+    tifffile.imwrite(path, np.full((4, 32, 48), 100, dtype=np.uint8), photometric="minisblack")
+    result = track_with_trackpy(path, diameter_px=7, minmass=1.0)
+    assert len(result.trajectories) == 0 and list(result.trajectories.columns)[:4] == ["frame", "particle", "x", "y"]
+    assert result.labels is not None and not result.labels.any()
+
+
+@pytest.mark.parametrize("diameter", [4, 1, 7.5, True])
+def test_rejects_bad_diameter(clean_video: Path, diameter: object) -> None:
+    with pytest.raises(InputError, match="diameter"):
+        track_with_trackpy(clean_video / "video.tif", diameter_px=diameter)  # type: ignore[arg-type]
+
+
+def test_thresholds() -> None:
+    values = np.concatenate([np.zeros(100), np.ones(20)])
+    assert 0 < otsu_threshold(values) < 1
+    assert otsu_threshold(np.full(5, 2.0)) == 2.0
+    rng = np.random.default_rng(0)
+    noise, particles = rng.uniform(0.01, 0.1, 500), rng.uniform(5, 6, 30)
+    cut = estimate_minmass(np.concatenate([noise, particles]))
+    assert 0.1 <= cut <= 5
+    assert estimate_minmass(particles) == 0.0
