@@ -1,0 +1,346 @@
+"""The learned-segmentation baseline: a compact U-Net per frame, connected components, trackpy linking.
+
+Training (:func:`train_unet`) draws frames from randomised simulated clips (:func:`samem.sim.random_spec`, or any
+spec factory) or from a dataset directory written by :func:`samem.sim.write_dataset`. Every clip is normalised as
+the tracker normalises a video (intensity percentiles over the clip mapped to [0, 1], then inverted for dark
+particles), each frame is resized to ``image_size x image_size`` (bilinear, antialiased; masks nearest), flipped
+and rotated at random, and the net (:class:`~samem.baselines.unet_model.UNet`) learns the foreground
+(ground-truth label > 0) with BCE + soft Dice loss and AdamW. The checkpoint is a torch file
+``{"model": state_dict, "config": {...}, "history": [loss per step]}``.
+
+Tracking (:func:`track_with_unet`), reading frames lazily (one at a time, after a percentile fit):
+
+1. Each frame is prepared as above (:class:`~samem.io.video.IntensityNormalizer`, inversion), resized to the net's
+   size, segmented, and the logits are resized back (bilinear) before the ``threshold`` on the probability.
+2. 8-connected components (``scipy.ndimage.label``) of at least ``min_area_px`` pixels are instances; their
+   centroids (x = column, y = row, as in :mod:`samem.measure`) are the detections.
+3. ``trackpy.link`` joins detections with ``search_range_px`` (default: twice the median equivalent diameter of
+   the detections, at least 3 px) and ``memory``; particle ids are 1, 2, ... in order of first appearance.
+4. The label stack (``T x H x W`` uint16) paints each instance with its linked particle id.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import ndimage
+from torch.nn import functional
+
+from samem.baselines.trackpy_baseline import BaselineResult, _import_trackpy, _renumber
+from samem.baselines.unet_model import UNet, dice_bce_loss
+from samem.errors import InputError
+from samem.io.video import IntensityNormalizer, open_video
+
+#: Columns of the U-Net baseline's trajectory table (x = column, y = row; ``mass`` = summed probability,
+#: ``score`` = mean probability of the instance).
+UNET_TRAJECTORY_COLUMNS = ("frame", "particle", "x", "y", "area_px", "mass", "score")
+
+SpecFactory = Callable[[np.random.Generator], Any]  # rng -> samem.sim.VideoSpec
+
+_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+
+
+def _normalise_clip(video: np.ndarray, low: float, high: float, invert: bool) -> np.ndarray:
+    lo, hi = np.percentile(video[np.isfinite(video)], [low, high]) if video.size else (0.0, 1.0)
+    image = IntensityNormalizer(low=float(lo), high=float(hi))(video)
+    return 1.0 - image if invert else image
+
+
+def _resize(images: torch.Tensor, size: tuple[int, int], *, nearest: bool = False) -> torch.Tensor:
+    if tuple(images.shape[-2:]) == size:
+        return images
+    if nearest:
+        return functional.interpolate(images, size=size, mode="nearest")
+    return functional.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+def _simulated_clips(rng: np.random.Generator, spec_factory: SpecFactory | None, image_size: int) -> Iterator[Any]:
+    from samem.sim import random_spec, simulate_video
+
+    while True:
+        if spec_factory is not None:
+            spec = spec_factory(rng)
+        else:
+            spec = random_spec(rng, frame_size=(image_size, 2 * image_size), n_frames=(2, 4), max_particles=6)
+        sim = simulate_video(spec)
+        yield sim.video, sim.labels
+
+
+def _dataset_clips(rng: np.random.Generator, root: Path, split: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    import tifffile
+
+    try:
+        index = json.loads((root / "dataset.json").read_text())
+        paths = [root / clip["path"] for clip in index["clips"] if clip.get("split", split) == split]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{root}: not a samem dataset directory ({error})") from None
+    if not paths:
+        raise InputError(f"{root}: no clips in split {split!r}")
+    while True:
+        clip = paths[int(rng.integers(len(paths)))]
+        with open_video(clip / "video.tif") as reader:
+            video = np.stack([frame for _, frame in reader.iter_frames()])
+        yield video, tifffile.imread(clip / "gt_masks.tif")
+
+
+def train_unet(
+    *,
+    steps: int,
+    image_size: int = 128,
+    seed: int = 0,
+    out_path: str | os.PathLike[str],
+    frames_from: str | os.PathLike[str] | SpecFactory | None = None,
+    split: str = "train",
+    batch_size: int = 8,
+    frames_per_clip: int = 4,
+    clips_per_refresh: int = 4,
+    refresh_every: int = 10,
+    learning_rate: float = 3e-3,
+    weight_decay: float = 1e-4,
+    base_channels: int = 16,
+    levels: int = 4,
+    invert: bool = True,
+    low_percentile: float = 0.5,
+    high_percentile: float = 99.5,
+    device: str = "cpu",
+) -> Path:
+    """Train a :class:`~samem.baselines.unet_model.UNet` for foreground segmentation and save a checkpoint.
+
+    Parameters
+    ----------
+    steps
+        Optimiser steps.
+    image_size
+        Side of the square training input, a multiple of ``2 ** (levels - 1)``; frames are resized to it.
+    seed
+        Seeds the data stream and the weights.
+    out_path
+        Checkpoint file to write (parents created).
+    frames_from
+        None: randomised clips of :func:`samem.sim.random_spec` (sides between ``image_size`` and twice that,
+        2-4 frames, up to 6 particles); a callable ``rng -> VideoSpec``: clips of those specs; a path: a dataset
+        directory of :func:`samem.sim.write_dataset` (clips of ``split``).
+    split
+        The dataset split used when ``frames_from`` is a directory.
+    batch_size, frames_per_clip, clips_per_refresh, refresh_every
+        Frames per step; frames kept per clip; a pool of ``clips_per_refresh`` clips is drawn anew every
+        ``refresh_every`` steps (simulation is the slow part).
+    learning_rate, weight_decay
+        AdamW settings (cosine decay of the learning rate to 5 % over the run).
+    base_channels, levels
+        The net's shape.
+    invert, low_percentile, high_percentile
+        Frame preparation, as in :func:`track_with_unet`.
+    device
+        Torch device.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_path``. The checkpoint holds ``model`` (state dict), ``config`` (net shape, image size and frame
+        preparation) and ``history`` (loss per step).
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise InputError(f"steps must be an integer >= 1, got {steps!r}")
+    multiple = 2 ** (levels - 1)
+    is_int = isinstance(image_size, int) and not isinstance(image_size, bool)
+    if not is_int or image_size < multiple or image_size % multiple:
+        raise InputError(f"image size must be a positive multiple of {multiple}, got {image_size!r}")
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    if frames_from is None or callable(frames_from):
+        clips = _simulated_clips(rng, frames_from, image_size)
+    else:
+        clips = _dataset_clips(rng, Path(frames_from), split)
+    size = (image_size, image_size)
+
+    def pool() -> tuple[torch.Tensor, torch.Tensor]:
+        images, masks = [], []
+        for _ in range(clips_per_refresh):
+            video, labels = next(clips)
+            keep = rng.choice(len(video), size=min(frames_per_clip, len(video)), replace=False)
+            frames = _normalise_clip(np.asarray(video, dtype=np.float32), low_percentile, high_percentile, invert)
+            images.append(_resize(torch.from_numpy(frames[keep])[:, None], size))
+            masks.append(_resize(torch.from_numpy((labels[keep] > 0).astype(np.float32))[:, None], size, nearest=True))
+        return torch.cat(images), torch.cat(masks)
+
+    model = UNet(1, base_channels, levels).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=0.05 * learning_rate)
+    history: list[float] = []
+    model.train()
+    for step in range(steps):
+        if step % refresh_every == 0:
+            pool_images, pool_masks = pool()
+        pick = torch.from_numpy(rng.choice(len(pool_images), size=batch_size, replace=len(pool_images) < batch_size))
+        images, masks = pool_images[pick], pool_masks[pick]
+        turns, flip = int(rng.integers(4)), bool(rng.integers(2))
+        images, masks = torch.rot90(images, turns, (2, 3)), torch.rot90(masks, turns, (2, 3))
+        if flip:
+            images, masks = images.flip(3), masks.flip(3)
+        loss = dice_bce_loss(model(images.to(device)), masks.to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        history.append(float(loss.detach()))
+    config = {
+        **model.config,
+        "image_size": image_size,
+        "invert": invert,
+        "low_percentile": low_percentile,
+        "high_percentile": high_percentile,
+        "steps": steps,
+        "seed": seed,
+    }
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": model.state_dict(), "config": config, "history": history}, out)
+    return out
+
+
+def load_unet(checkpoint: str | os.PathLike[str], device: str = "cpu") -> tuple[UNet, dict[str, Any]]:
+    """The net (in eval mode) and config of a :func:`train_unet` checkpoint; InputError when unusable."""
+    path = Path(checkpoint)
+    try:
+        data = torch.load(path, map_location=device, weights_only=True)
+        config = dict(data["config"])
+        model = UNet(int(config["in_channels"]), int(config["base_channels"]), int(config["levels"]))
+        model.load_state_dict(data["model"])
+        int(config["image_size"])
+    except Exception as error:  # missing, truncated, foreign or mismatched files all read the same to the user
+        raise InputError(f"{path}: not a usable U-Net checkpoint ({type(error).__name__}: {error})") from None
+    return model.to(device).eval(), config
+
+
+@torch.no_grad()
+def predict_foreground(model: UNet, image: np.ndarray, image_size: int, device: str = "cpu") -> np.ndarray:
+    """Foreground probability (``H x W`` float32) of one prepared frame, segmented at ``image_size`` square."""
+    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].to(device)
+    logits = model(_resize(tensor, (image_size, image_size)))
+    logits = functional.interpolate(logits, size=image.shape, mode="bilinear", align_corners=False)
+    return torch.sigmoid(logits)[0, 0].cpu().numpy()
+
+
+def track_with_unet(
+    video_path: str | os.PathLike[str],
+    checkpoint: str | os.PathLike[str],
+    *,
+    threshold: float = 0.5,
+    min_area_px: int = 4,
+    search_range_px: float | None = None,
+    memory: int = 3,
+    device: str = "cpu",
+) -> BaselineResult:
+    """Track the particles of a video with a trained U-Net (see the module docstring for the pipeline).
+
+    Parameters
+    ----------
+    video_path
+        Any video :func:`~samem.io.video.open_video` reads; frames are read lazily.
+    checkpoint
+        A :func:`train_unet` checkpoint file.
+    threshold
+        Foreground probability threshold.
+    min_area_px
+        Smaller connected components are dropped.
+    search_range_px
+        Largest displacement between linked detections, pixels; default twice the median equivalent diameter of
+        the detections (at least 3).
+    memory
+        Frames a particle may vanish and still keep its id.
+    device
+        Torch device.
+
+    Returns
+    -------
+    BaselineResult
+        Trajectories (columns :data:`UNET_TRAJECTORY_COLUMNS`, sorted by frame then particle), the label stack and
+        the parameters used.
+    """
+    if not 0 < threshold < 1:
+        raise InputError(f"threshold must be in (0, 1), got {threshold!r}")
+    if isinstance(memory, bool) or not isinstance(memory, int | np.integer) or memory < 0:
+        raise InputError(f"memory must be an integer >= 0 (frames), got {memory!r}")
+    if search_range_px is not None and not search_range_px > 0:
+        raise InputError(f"search range must be > 0 pixels, got {search_range_px!r}")
+    trackpy = _import_trackpy()
+    model, config = load_unet(checkpoint, device)
+    invert = bool(config.get("invert", True))
+    rows: list[dict[str, float | int]] = []
+    with open_video(video_path) as reader:
+        info = reader.info
+        normalizer = IntensityNormalizer.fit(
+            reader, low_percentile=config["low_percentile"], high_percentile=config["high_percentile"]
+        )
+        components = np.zeros((info.n_frames, info.height, info.width), dtype=np.uint16)
+        for index, frame in reader.iter_frames():
+            image = normalizer(frame)
+            if invert:
+                image = 1.0 - image
+            prob = predict_foreground(model, image, int(config["image_size"]), device)
+            regions, count = ndimage.label(prob > threshold, structure=_EIGHT_CONNECTED)
+            if count == 0:
+                continue
+            ids = np.arange(1, count + 1)
+            areas = ndimage.sum_labels(np.ones_like(prob), regions, ids)
+            masses = ndimage.sum_labels(prob, regions, ids)
+            centres = ndimage.center_of_mass(np.ones_like(prob), regions, ids)
+            keep = np.flatnonzero(areas >= min_area_px)[: np.iinfo(np.uint16).max]
+            lookup = np.zeros(count + 1, dtype=np.uint16)
+            lookup[keep + 1] = np.arange(1, keep.size + 1)
+            components[index] = lookup[regions]
+            for number, k in enumerate(keep, start=1):
+                row, col = centres[k]
+                rows.append(
+                    {
+                        "frame": index,
+                        "component": number,
+                        "x": col,
+                        "y": row,
+                        "area_px": int(areas[k]),
+                        "mass": float(masses[k]),
+                        "score": float(masses[k] / areas[k]),
+                    }
+                )
+    features = pd.DataFrame(rows, columns=["frame", "component", "x", "y", "area_px", "mass", "score"])
+    if search_range_px is None:
+        diameter = float(np.median(np.sqrt(4 * features["area_px"] / math.pi))) if len(features) else 1.5
+        search_range_px = max(3.0, 2.0 * diameter)
+    labels = np.zeros_like(components)
+    if len(features):
+        linked = trackpy.link(
+            features, float(search_range_px), memory=int(memory), adaptive_stop=0.5, adaptive_step=0.9
+        )
+        linked = _renumber(linked.reset_index(drop=True))
+        for frame_index, group in linked.groupby("frame"):
+            lookup = np.zeros(int(group["component"].max()) + 1, dtype=np.uint16)
+            lookup[group["component"].to_numpy(int)] = group["particle"].to_numpy(np.uint16)
+            labels[frame_index] = lookup[components[frame_index]]
+    else:
+        linked = pd.DataFrame(columns=list(UNET_TRAJECTORY_COLUMNS))
+    trajectories = (
+        linked[list(UNET_TRAJECTORY_COLUMNS)]
+        .astype({"frame": np.int64, "particle": np.int64, "area_px": np.int64})
+        .sort_values(["frame", "particle"])
+        .reset_index(drop=True)
+    )
+    parameters = {
+        "threshold": float(threshold),
+        "min_area_px": int(min_area_px),
+        "search_range_px": float(search_range_px),
+        "memory": int(memory),
+        "invert": invert,
+        "image_size": int(config["image_size"]),
+        "checkpoint": str(checkpoint),
+        "normalizer": {"low": normalizer.low, "high": normalizer.high},
+    }
+    return BaselineResult(trajectories=trajectories, labels=labels, parameters=parameters)
