@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from samem.baselines.common import check_memory, import_trackpy, link_features, prepare_frame
 from samem.errors import InputError
 from samem.io.video import IntensityNormalizer, VideoReader, open_video
 
@@ -81,16 +82,11 @@ def _odd_at_least(value: float) -> int:
     return n if n % 2 else n + 1
 
 
-def _prepare(frame: np.ndarray, normalizer: IntensityNormalizer, invert: bool) -> np.ndarray:
-    image = normalizer(frame)
-    return np.subtract(np.float32(1.0), image, out=image) if invert else image
-
-
 def _prepared_frames(
     reader: VideoReader, normalizer: IntensityNormalizer, invert: bool
 ) -> Iterator[tuple[int, np.ndarray]]:
     for index, frame in reader.iter_frames():
-        yield index, _prepare(frame, normalizer, invert)
+        yield index, prepare_frame(frame, normalizer, invert)
 
 
 class _LazyFrames(Sequence[np.ndarray]):
@@ -103,7 +99,7 @@ class _LazyFrames(Sequence[np.ndarray]):
         return len(self.reader)
 
     def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
-        return _prepare(self.reader.read(int(index)), self.normalizer, self.invert)
+        return prepare_frame(self.reader.read(int(index)), self.normalizer, self.invert)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for _, image in _prepared_frames(self.reader, self.normalizer, self.invert):
@@ -171,7 +167,7 @@ def estimate_diameter(
     max_area = 0.05 * reader.info.height * reader.info.width
     diameters: list[float] = []
     for index in indices:
-        mask = foreground(_prepare(reader.read(int(index)), normalizer, invert), diameter_px=15.0)
+        mask = foreground(prepare_frame(reader.read(int(index)), normalizer, invert), diameter_px=15.0)
         labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
         areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
         keep = (areas >= min_area_px) & (areas <= max_area)
@@ -200,15 +196,6 @@ def estimate_minmass(masses: np.ndarray) -> float:
     return float(10**level)
 
 
-def _import_trackpy() -> Any:
-    try:
-        import trackpy
-    except ImportError:  # pragma: no cover - trackpy is a test/extra dependency
-        raise InputError("the trackpy baseline needs trackpy: pip install trackpy") from None
-    trackpy.quiet()
-    return trackpy
-
-
 def _locate(
     trackpy: Any,
     reader: VideoReader,
@@ -233,13 +220,6 @@ def _locate(
     if features is None or len(features) == 0:
         return pd.DataFrame(columns=["frame", "x", "y", "mass", "size", "ecc", "signal"])
     return features.reset_index(drop=True)
-
-
-def _renumber(linked: pd.DataFrame) -> pd.DataFrame:
-    """Particle ids 1, 2, ... in order of first appearance, ties by (y, x) of that first detection."""
-    first = linked.sort_values(["frame", "y", "x"]).drop_duplicates("particle")
-    mapping = {int(p): k for k, p in enumerate(first["particle"].tolist(), start=1)}
-    return linked.assign(particle=linked["particle"].map(mapping).astype(np.int64))
 
 
 def _paint_frame(
@@ -359,13 +339,12 @@ def track_with_trackpy(
         Trajectories, labels and the parameters used. A video without any feature gives an empty table (and an
         all-zero label stack).
     """
-    trackpy = _import_trackpy()
+    trackpy = import_trackpy()
     if diameter_px is not None:
         if isinstance(diameter_px, bool) or int(diameter_px) != diameter_px or diameter_px < 3 or diameter_px % 2 == 0:
             raise InputError(f"diameter must be an odd integer >= 3 (pixels), got {diameter_px!r}")
         diameter_px = int(diameter_px)
-    if isinstance(memory, bool) or not isinstance(memory, int | np.integer) or memory < 0:
-        raise InputError(f"memory must be an integer >= 0 (frames), got {memory!r}")
+    memory = check_memory(memory)
     with open_video(video_path) as reader:
         normalizer = IntensityNormalizer.fit(reader, low_percentile=low_percentile, high_percentile=high_percentile)
         diameter = diameter_px if diameter_px is not None else estimate_diameter(reader, normalizer, invert=invert)
@@ -381,10 +360,9 @@ def track_with_trackpy(
         else:
             features = _locate(trackpy, reader, normalizer, minmass=float(minmass), **locate_kwargs)
         if len(features):
-            linked = trackpy.link(features, search_range, memory=int(memory), adaptive_stop=0.5, adaptive_step=0.9)
-            if min_track_length > 1:
-                linked = trackpy.filter_stubs(linked, min_track_length)
-            linked = _renumber(linked.reset_index(drop=True))
+            linked = link_features(
+                trackpy, features, search_range=search_range, memory=memory, min_track_length=min_track_length
+            )
         else:
             linked = pd.DataFrame(columns=list(TRAJECTORY_COLUMNS))
         columns = [c for c in TRAJECTORY_COLUMNS if c in linked.columns]

@@ -34,7 +34,8 @@ import torch
 from scipy import ndimage
 from torch.nn import functional
 
-from samem.baselines.trackpy_baseline import BaselineResult, _import_trackpy, _renumber
+from samem.baselines.common import check_memory, import_trackpy, link_features, prepare_frame
+from samem.baselines.trackpy_baseline import BaselineResult
 from samem.baselines.unet_model import UNet, dice_bce_loss
 from samem.errors import InputError
 from samem.io.video import IntensityNormalizer, open_video
@@ -268,11 +269,10 @@ def track_with_unet(
     """
     if not 0 < threshold < 1:
         raise InputError(f"threshold must be in (0, 1), got {threshold!r}")
-    if isinstance(memory, bool) or not isinstance(memory, int | np.integer) or memory < 0:
-        raise InputError(f"memory must be an integer >= 0 (frames), got {memory!r}")
+    memory = check_memory(memory)
     if search_range_px is not None and not search_range_px > 0:
         raise InputError(f"search range must be > 0 pixels, got {search_range_px!r}")
-    trackpy = _import_trackpy()
+    trackpy = import_trackpy()
     model, config = load_unet(checkpoint, device)
     invert = bool(config.get("invert", True))
     rows: list[dict[str, float | int]] = []
@@ -283,9 +283,7 @@ def track_with_unet(
         )
         components = np.zeros((info.n_frames, info.height, info.width), dtype=np.uint16)
         for index, frame in reader.iter_frames():
-            image = normalizer(frame)
-            if invert:
-                image = 1.0 - image
+            image = prepare_frame(frame, normalizer, invert)
             prob = predict_foreground(model, image, int(config["image_size"]), device)
             regions, count = ndimage.label(prob > threshold, structure=_EIGHT_CONNECTED)
             if count == 0:
@@ -317,10 +315,7 @@ def track_with_unet(
         search_range_px = max(3.0, 2.0 * diameter)
     labels = np.zeros_like(components)
     if len(features):
-        linked = trackpy.link(
-            features, float(search_range_px), memory=int(memory), adaptive_stop=0.5, adaptive_step=0.9
-        )
-        linked = _renumber(linked.reset_index(drop=True))
+        linked = link_features(trackpy, features, search_range=float(search_range_px), memory=memory)
         for frame_index, group in linked.groupby("frame"):
             lookup = np.zeros(int(group["component"].max()) + 1, dtype=np.uint16)
             lookup[group["component"].to_numpy(int)] = group["particle"].to_numpy(np.uint16)
