@@ -61,8 +61,11 @@ class TrackOutputWriter:
         *,
         logits: np.ndarray | None = None,
         scores: Sequence[float] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Record the masks (n_objects, H, W) of frame ``frame_index``; ``frame`` is the normalised image."""
+    ) -> tuple[list[dict[str, Any]], np.ndarray]:
+        """Record the masks (n_objects, H, W) of frame ``frame_index``; ``frame`` is the normalised image.
+
+        Returns the frame's measurement rows and its label image.
+        """
         if frame_index < self._next_page or frame_index >= self.n_frames:
             raise ValueError(f"frame {frame_index} is out of order or range (next is {self._next_page})")
         while self._next_page < frame_index:
@@ -74,7 +77,7 @@ class TrackOutputWriter:
         if self._overlay is not None:
             self._overlay.append(frame, labels)
         self.frames_written += 1
-        return rows
+        return rows, labels
 
     def _write_page(self, labels: np.ndarray) -> None:
         self._masks.write(labels, contiguous=True, photometric="minisblack")

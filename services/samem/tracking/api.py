@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -82,7 +83,7 @@ def _add_prompts(tracker: Tracker, prompts: Sequence[PromptSpec]) -> None:
 
 
 def track(
-    video: str | os.PathLike[str],
+    video: str | os.PathLike[str] | VideoReader,
     prompts: Sequence[PromptSpec],
     *,
     model: str | LoadedModel = DEFAULT_MODEL,
@@ -96,7 +97,7 @@ def track(
     Parameters
     ----------
     video
-        Any format :func:`samem.io.video.open_video` reads.
+        Any format :func:`samem.io.video.open_video` reads, or a reader already open (left open).
     prompts
         Boxes and/or points per particle and frame, in input pixels (x = column, y = row).
     model
@@ -120,7 +121,8 @@ def track(
         check_writable_dir(out_dir)
     started = time.perf_counter()
     loaded = model if isinstance(model, LoadedModel) else build_model(model)
-    with open_video(video) as reader:
+    with contextlib.ExitStack() as stack:
+        reader = video if isinstance(video, VideoReader) else stack.enter_context(open_video(video))
         info = reader.info
         image_size = int(loaded.model.image_size)
         normalizer = IntensityNormalizer.fit(reader)
@@ -186,8 +188,9 @@ def _run(
     for result in bar:
         masks = result.masks
         scores = 1.0 / (1.0 + np.exp(-result.object_scores.astype(np.float64)))
+        frame_labels = None
         if writer is not None:
-            frame_rows = writer.add_frame(
+            frame_rows, frame_labels = writer.add_frame(
                 result.frame, feed.preprocessor.normalizer(feed.raw(result.frame)), masks, result.particle_ids,
                 logits=result.mask_logits, scores=scores,
             )
@@ -196,5 +199,7 @@ def _run(
         rows.extend(frame_rows)
         tracked.append(result.frame)
         if keep_labels:
-            labels[result.frame] = masks_to_labels(masks, result.particle_ids, logits=result.mask_logits)
+            if frame_labels is None:
+                frame_labels = masks_to_labels(masks, result.particle_ids, logits=result.mask_logits)
+            labels[result.frame] = frame_labels
     return rows, labels, tracked

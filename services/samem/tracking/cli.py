@@ -60,18 +60,18 @@ def run(args: argparse.Namespace) -> int:
         if clash:
             raise InputError(f"particle ids {clash} are given both by --box/--point and in {args.prompts}")
         prompts += from_file
-    px_nm, fps = args.px_nm, args.fps
-    if args.analyze:
-        with open_video(args.video) as reader:
+    with open_video(args.video) as reader:  # opened once: opening a movie decodes it to count its frames
+        px_nm, fps = args.px_nm, args.fps
+        if args.analyze:
             px_nm = px_nm or reader.info.px_nm
             interval = reader.info.frame_interval_s
             fps = fps or (1.0 / interval if interval else None)
-        if px_nm is None or fps is None:
-            raise InputError("--analyze needs --px-nm and --fps: the video's metadata does not give them")
-    result = track(
-        args.video, prompts, model=args.model, out_dir=args.out, progress=args.progress,
-        overlay=None if args.overlay == "none" else f"overlay.{args.overlay}",
-    )
+            if px_nm is None or fps is None:
+                raise InputError("--analyze needs --px-nm and --fps: the video's metadata does not give them")
+        result = track(
+            reader, prompts, model=args.model, out_dir=args.out, progress=args.progress,
+            overlay=None if args.overlay == "none" else f"overlay.{args.overlay}",
+        )
     run_info = result.run
     print(
         f"tracked {len({p.particle for p in prompts})} particle(s) over {run_info['n_frames_tracked']} frames "
