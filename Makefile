@@ -12,12 +12,15 @@ setup: $(STAMP)
 # CPU torch first and pinned: an unpinned torch would pull the CUDA build (several GB).
 # sam2 (SAM 2's code) goes in without its torchvision requirement (no CPU torchvision exists here; the modules
 # samem uses do not import it), built without isolation against the installed torch and without its CUDA extension.
+# nvidia-pytriton goes in without its dependencies: samem needs only the tritonserver binary and python backend it
+# ships (they run on CPU-only machines), not pytriton's own Python stack.
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test]'
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install -q --no-deps --no-build-isolation sam2==1.1.0
+	$(BIN)/pip install -q --no-deps nvidia-pytriton==0.7.0
 	touch $@
 
 # Ground-truth positions are instantaneous, so the demo analyses them without motion blur (exposure fraction 0).

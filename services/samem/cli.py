@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from samem import __version__
 from samem.errors import SamemError
 
-COMMAND_MODULES = ("samem.sim.cli", "samem.tracking.cli", "samem.analysis.cli", "samem.train.cli")
+COMMAND_MODULES = (
+    "samem.sim.cli",
+    "samem.tracking.cli",
+    "samem.analysis.cli",
+    "samem.train.cli",
+    "samem.serving.cli",
+)
 
 EXIT_USAGE = 2
 

@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from samem import __version__
-from samem.engine import LocalBackend, Preprocessor, Tracker
+from samem.engine import Backend, LocalBackend, Preprocessor, Tracker
 from samem.errors import InputError
 from samem.io.output import atomic_output_dir, check_writable_dir
 from samem.io.video import FrameGeometry, IntensityNormalizer, VideoReader, open_video
@@ -86,7 +86,8 @@ def track(
     video: str | os.PathLike[str] | VideoReader,
     prompts: Sequence[PromptSpec],
     *,
-    model: str | LoadedModel = DEFAULT_MODEL,
+    model: str | LoadedModel | None = None,
+    backend: str = "local",
     out_dir: str | os.PathLike[str] | None = None,
     return_masks: bool = False,
     overlay: str | None = "overlay.mp4",
@@ -101,7 +102,11 @@ def track(
     prompts
         Boxes and/or points per particle and frame, in input pixels (x = column, y = row).
     model
-        ``NAME[:CHECKPOINT]`` (see :func:`samem.model.parse_model_spec`) or an already built model.
+        ``NAME[:CHECKPOINT]`` (see :func:`samem.model.parse_model_spec`) or an already built model; default
+        ``samem-compact``. With a Triton backend the server's model is used (a name given here must match it).
+    backend
+        ``local`` (PyTorch in this process) or ``triton://HOST:PORT[?shared_memory=1]`` (a Triton server started
+        with ``samem triton``; ``shared_memory=1`` passes tensors through system shared memory, same host only).
     out_dir
         If given, trajectories.csv, masks.tif, the overlay and run.json are written there atomically.
     return_masks
@@ -120,22 +125,21 @@ def track(
     if out_dir is not None:
         check_writable_dir(out_dir)
     started = time.perf_counter()
-    loaded = model if isinstance(model, LoadedModel) else build_model(model)
     with contextlib.ExitStack() as stack:
+        engine_backend, model_record = _backend(backend, model, stack)
         reader = video if isinstance(video, VideoReader) else stack.enter_context(open_video(video))
         info = reader.info
-        image_size = int(loaded.model.image_size)
+        image_size = engine_backend.settings.image_size
         normalizer = IntensityNormalizer.fit(reader)
         geometry = FrameGeometry(height=info.height, width=info.width, size=image_size)
         feed = _FrameFeed(reader, Preprocessor(normalizer=normalizer, geometry=geometry))
-        tracker = Tracker(LocalBackend(loaded.model), height=info.height, width=info.width, num_frames=len(reader))
+        tracker = Tracker(engine_backend, height=info.height, width=info.width, num_frames=len(reader))
         _add_prompts(tracker, prompts)
         run: dict[str, Any] = {
             "input": {"path": str(info.path), "format": info.format, "n_frames": info.n_frames,
                       "height": info.height, "width": info.width, "dtype": str(info.dtype), "px_nm": info.px_nm,
                       "frame_interval_s": info.frame_interval_s},
-            "model": str(loaded.spec), "checkpoint_sha256": loaded.checkpoint_sha256, "image_size": image_size,
-            "device": str(next(loaded.model.parameters()).device), "versions": _versions(),
+            **model_record, "image_size": image_size, "versions": _versions(),
             "normalisation": {"low": normalizer.low, "high": normalizer.high, "percentiles": [0.5, 99.5]},
             "prompts": [vars(p) for p in prompts], "command": " ".join(sys.argv),
         }
@@ -161,6 +165,31 @@ def track(
         for frame, page in labels.items():
             masks[frame] = page
     return TrackResult(trajectories=table, run=run, masks=masks)
+
+
+def _backend(
+    backend: str, model: str | LoadedModel | None, stack: contextlib.ExitStack
+) -> tuple[Backend, dict[str, Any]]:
+    """The engine backend ``backend`` names, and what run.json records about its model."""
+    if backend == "local":
+        loaded = model if isinstance(model, LoadedModel) else build_model(model or DEFAULT_MODEL)
+        record = {"model": str(loaded.spec), "checkpoint_sha256": loaded.checkpoint_sha256,
+                  "device": str(next(loaded.model.parameters()).device), "backend": "local"}
+        return LocalBackend(loaded.model), record
+    if not backend.startswith("triton://"):
+        raise InputError(f"backend {backend!r} is neither 'local' nor triton://HOST:PORT")
+    if isinstance(model, LoadedModel):
+        raise InputError("a model built in this process cannot run on a Triton backend; pass backend='local'")
+    from samem.serving.triton_backend import TritonBackend
+
+    remote = stack.enter_context(TritonBackend.from_url(backend))
+    served = remote.served.spec.partition(":")[0]
+    if model is not None and model.partition(":")[0] != served:
+        raise InputError(f"the Triton server at {remote.url} serves {served!r}, not {model.partition(':')[0]!r};"
+                         " leave out --model or export and serve that model")
+    record = {"model": remote.served.spec, "checkpoint_sha256": remote.served.checkpoint_sha256,
+              "device": "triton", "backend": backend}
+    return remote, record
 
 
 def _timings(started: float, tracking_started: float, tracked: list[int]) -> dict[str, Any]:

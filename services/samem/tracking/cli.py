@@ -28,9 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--prompt-frame", type=non_negative_int, default=0, help="frame of --box/--point (default 0)")
     p.add_argument("--prompts", metavar="PROMPTS.json",
                    help='prompts on any frames: [{"particle": 1, "frame": 0, "box": [x0, y0, x1, y1]}, ...]')
-    p.add_argument("--model", default="samem-compact",
+    p.add_argument("--model", default=None,
                    help="NAME[:CHECKPOINT], e.g. sam2.1_hiera_l:/models/sam_em.pt or samem-compact:random "
-                   "(default samem-compact with its shipped weights)")
+                   "(default samem-compact with its shipped weights; with a Triton backend, the server's model)")
+    p.add_argument("--backend", default="local", metavar="local|triton://HOST:PORT",
+                   help="where the model runs: in this process (default) or on a Triton server started with "
+                   "`samem triton` (add ?shared_memory=1 on the same host to pass tensors through shared memory)")
     p.add_argument("--out", required=True, metavar="OUT_DIR", help="output directory (written atomically)")
     p.add_argument("--overlay", choices=("mp4", "gif", "none"), default="mp4", help="preview format (default mp4)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             if px_nm is None or fps is None:
                 raise InputError("--analyze needs --px-nm and --fps: the video's metadata does not give them")
         result = track(
-            reader, prompts, model=args.model, out_dir=args.out, progress=args.progress,
+            reader, prompts, model=args.model, backend=args.backend, out_dir=args.out, progress=args.progress,
             overlay=None if args.overlay == "none" else f"overlay.{args.overlay}",
         )
     run_info = result.run

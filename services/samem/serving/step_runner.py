@@ -1,0 +1,120 @@
+"""One engine step on named numpy arrays: what a Triton python-backend model executes (no Triton imports here).
+
+The tensors and their names are :func:`samem.serving.spec.step_tensors`; the computation is
+:mod:`samem.engine.steps`, unchanged, under ``torch.inference_mode()``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from samem.engine import steps
+from samem.engine.steps import FrameFeatures, MemoryInputs, StepOutput
+from samem.errors import InputError
+from samem.serving.spec import STEPS
+
+Arrays = dict[str, np.ndarray]
+
+
+def constant_pos_enc(model: torch.nn.Module) -> torch.Tensor:
+    """The top level's positional encoding [1, C, h, w]: a function of the image size only."""
+    size = int(model.image_size) // int(model.backbone_stride)
+    neck = model.image_encoder.neck
+    with torch.inference_mode():
+        return neck.position_encoding(torch.zeros(1, neck.d_model, size, size))
+
+
+def _tensor(arrays: Arrays, name: str) -> torch.Tensor:
+    try:
+        return torch.from_numpy(np.ascontiguousarray(arrays[name]))
+    except KeyError:
+        raise InputError(f"missing input {name!r}") from None
+
+
+def _ints(arrays: Arrays, name: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in np.asarray(arrays[name]).reshape(-1))
+
+
+def _heads(out: StepOutput) -> Arrays:
+    heads = {
+        "low_res_logits": out.low_res_logits,
+        "object_score_logits": out.object_score_logits,
+        "obj_ptr": out.obj_ptr,
+        "iou": out.iou,
+    }
+    if out.memory is not None:
+        heads["memory"] = out.memory
+    return {name: value.float().numpy() for name, value in heads.items()}
+
+
+class StepRunner:
+    """Runs :mod:`samem.engine.steps` for one step on a model in eval mode."""
+
+    def __init__(self, model: torch.nn.Module, step: str) -> None:
+        if step not in STEPS:
+            raise InputError(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
+        if model.training:
+            raise ValueError("StepRunner needs a model in eval mode (call model.eval())")
+        self.model, self.step = model, step
+        self.pos_enc = constant_pos_enc(model)
+
+    def _features(self, arrays: Arrays) -> FrameFeatures:
+        has_high_res = "high_res_0" in arrays
+        return FrameFeatures(
+            image_embed=_tensor(arrays, "image_embed"),
+            high_res_0=_tensor(arrays, "high_res_0") if has_high_res else None,
+            high_res_1=_tensor(arrays, "high_res_1") if has_high_res else None,
+            pos_enc=self.pos_enc,
+        )
+
+    def __call__(self, arrays: Arrays) -> Arrays:
+        """Outputs of the step by name; raises on malformed inputs (the caller reports the error)."""
+        with torch.inference_mode():
+            return getattr(self, f"_{self.step}")(arrays)
+
+    def _encode_frame(self, arrays: Arrays) -> Arrays:
+        out = steps.encode_frame(self.model, _tensor(arrays, "image"))
+        result = {"image_embed": out.image_embed, "high_res_0": out.high_res_0, "high_res_1": out.high_res_1}
+        result["pos_enc"] = out.pos_enc
+        return {name: value.numpy() for name, value in result.items()}
+
+    def _decode_prompts(self, arrays: Arrays) -> Arrays:
+        coords, labels = _tensor(arrays, "point_coords"), _tensor(arrays, "point_labels")
+        if coords.dim() != 3 or labels.shape != coords.shape[:2] or coords.shape[1] < 1:
+            raise InputError(
+                f"point_coords [B, P, 2] and point_labels [B, P] disagree: {tuple(coords.shape)} and"
+                f" {tuple(labels.shape)}"
+            )
+        return _heads(steps.decode_prompts(self.model, self._features(arrays), coords, labels))
+
+    def _encode_memory(self, arrays: Arrays) -> Arrays:
+        features = FrameFeatures(
+            image_embed=_tensor(arrays, "image_embed"), high_res_0=None, high_res_1=None, pos_enc=self.pos_enc
+        )
+        memory = steps.encode_memory(
+            self.model,
+            features,
+            _tensor(arrays, "high_res_mask_logits"),
+            _tensor(arrays, "object_score_logits"),
+            bool(np.asarray(arrays["is_mask_from_pts"]).reshape(-1)[0]),
+        )
+        return {"memory": memory.float().numpy()}
+
+    def _track_frame(self, arrays: Arrays) -> Arrays:
+        maskmem, obj_ptrs = _tensor(arrays, "maskmem"), _tensor(arrays, "obj_ptrs")
+        tpos, offsets = _ints(arrays, "maskmem_tpos"), _ints(arrays, "ptr_offsets")
+        if maskmem.dim() != 5 or maskmem.shape[1] != len(tpos):
+            raise InputError(f"maskmem {tuple(maskmem.shape)} does not hold the {len(tpos)} memories of maskmem_tpos")
+        if obj_ptrs.dim() != 3 or obj_ptrs.shape[1] != len(offsets):
+            raise InputError(
+                f"obj_ptrs {tuple(obj_ptrs.shape)} does not hold the {len(offsets)} pointers of ptr_offsets"
+            )
+        memory = MemoryInputs(
+            maskmem=maskmem,
+            maskmem_tpos=tpos,
+            obj_ptrs=obj_ptrs,
+            ptr_offsets=offsets,
+            max_ptr_offset=_ints(arrays, "max_ptr_offset")[0],
+        )
+        return _heads(steps.track_frame(self.model, self._features(arrays), memory))

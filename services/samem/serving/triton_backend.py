@@ -1,0 +1,312 @@
+"""``TritonBackend``: the engine's :class:`~samem.engine.backend.Backend` with the steps run by Triton over gRPC.
+
+The per-video state stays in the engine; each call sends one step's tensors and returns its outputs. With
+``shared_memory=True`` (same host only) tensors go through two system shared-memory regions registered with the
+server (one for inputs, one for outputs, grown on demand) instead of the gRPC messages. One backend serves one
+thread at a time (its regions are reused from call to call); give each concurrent video its own backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import threading
+from itertools import count
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from samem.engine.settings import ModelSettings
+from samem.engine.steps import FrameFeatures, MemoryInputs, StepOutput
+from samem.errors import InputError
+from samem.serving.server import TritonError
+from samem.serving.spec import MODEL_KEY, STEPS, ServedModel, model_name
+
+SCHEME = "triton"
+_ALIGN = 64
+_TRUE = ("1", "true", "yes", "on")
+_regions = count()
+_FEATURES = ("image_embed", "high_res_0", "high_res_1")
+_HEADS = ("low_res_logits", "object_score_logits", "obj_ptr", "iou")
+_TRITON_DTYPES = {np.dtype(np.float32): "FP32", np.dtype(np.int32): "INT32", np.dtype(np.bool_): "BOOL"}
+
+
+@dataclasses.dataclass
+class Traffic:
+    """Tensor bytes sent and received, and how many of them crossed the gRPC connection (0 with shared memory)."""
+
+    requests: int = 0
+    sent: int = 0
+    received: int = 0
+    wire: int = 0
+
+    def reset(self) -> None:
+        """Zero every counter."""
+        self.requests = self.sent = self.received = self.wire = 0
+
+
+def parse_backend_url(url: str) -> tuple[str, bool]:
+    """``triton://HOST:PORT[?shared_memory=1]`` -> (``HOST:PORT``, shared memory)."""
+    parts = urlsplit(url)
+    if parts.scheme != SCHEME or not parts.hostname or parts.port is None or parts.path not in ("", "/"):
+        raise InputError(f"backend {url!r} is not of the form triton://HOST:PORT (e.g. triton://127.0.0.1:8001)")
+    query = parse_qs(parts.query)
+    unknown = sorted(set(query) - {"shared_memory"})
+    if unknown:
+        raise InputError(f"backend {url!r}: unknown option(s) {unknown}; the only option is shared_memory=1")
+    shared = query.get("shared_memory", ["0"])[-1].lower() in _TRUE
+    return f"{parts.hostname}:{parts.port}", shared
+
+
+class _Region:
+    """One registered system shared-memory region, grown (re-created) when a call needs more."""
+
+    def __init__(self, client: Any, role: str) -> None:
+        self._client, self._role = client, role
+        self._handle: Any = None
+        self.size = 0
+        self.name = ""
+
+    def ensure(self, size: int) -> None:
+        import tritonclient.utils.shared_memory as shm
+
+        if size <= self.size:
+            return
+        self.close()
+        size = max(size, 2 * self.size)
+        self.name = f"samem_{os.getpid()}_{next(_regions)}_{self._role}"
+        self._handle = shm.create_shared_memory_region(self.name, f"/{self.name}", size, create_only=True)
+        self._client.register_system_shared_memory(self.name, f"/{self.name}", size)
+        self.size = size
+
+    def write(self, arrays: list[np.ndarray], offsets: list[int]) -> None:
+        import tritonclient.utils.shared_memory as shm
+
+        for array, offset in zip(arrays, offsets, strict=True):
+            shm.set_shared_memory_region(self._handle, [array], offset=offset)
+
+    def read(self, dtype: np.dtype, shape: tuple[int, ...], offset: int) -> np.ndarray:
+        import tritonclient.utils.shared_memory as shm
+
+        return np.array(shm.get_contents_as_numpy(self._handle, dtype, shape, offset=offset), copy=True)
+
+    def close(self) -> None:
+        import tritonclient.utils.shared_memory as shm
+
+        if self._handle is None:
+            return
+        with contextlib.suppress(Exception):  # the server may be gone already
+            self._client.unregister_system_shared_memory(self.name)
+        shm.destroy_shared_memory_region(self._handle)
+        self._handle, self.size = None, 0
+
+
+def _layout(nbytes: list[int]) -> tuple[list[int], int]:
+    """Offsets of consecutive, aligned blocks and the total size."""
+    offsets, end = [], 0
+    for size in nbytes:
+        offsets.append(end)
+        end += -(-size // _ALIGN) * _ALIGN
+    return offsets, max(end, _ALIGN)
+
+
+def _numpy(tensor: Tensor, dtype: type = np.float32) -> np.ndarray:
+    return np.ascontiguousarray(tensor.detach().cpu().float().numpy() if dtype is np.float32 else tensor.numpy(), dtype)
+
+
+class TritonBackend:
+    """The engine's steps on a Triton server at ``url`` (``HOST:PORT`` of its gRPC endpoint)."""
+
+    def __init__(self, url: str, *, shared_memory: bool = False, timeout: float = 300.0) -> None:
+        import tritonclient.grpc as grpcclient
+
+        self.url, self.shared_memory, self.timeout = url, shared_memory, timeout
+        self.traffic = Traffic()
+        self._client = grpcclient.InferenceServerClient(url)
+        self._lock = threading.Lock()
+        try:
+            live = self._client.is_server_live()
+        except Exception as e:
+            raise TritonError(f"cannot reach Triton at {url}: {_reason(e)}; start one with `samem triton`") from e
+        if not live:
+            raise TritonError(f"Triton at {url} is not live")
+        for step in STEPS:
+            if not self._ready(model_name(step)):
+                raise TritonError(
+                    f"Triton at {url} does not serve a ready {model_name(step)!r}; serve a repository"
+                    " written by `samem export`"
+                )
+        config = self._client.get_model_config(model_name("encode_frame"), as_json=True)["config"]
+        self.served = ServedModel.from_json(config["parameters"][MODEL_KEY]["string_value"])
+        self._pos_enc: Tensor | None = None
+        self._regions = (_Region(self._client, "in"), _Region(self._client, "out")) if shared_memory else None
+
+    @classmethod
+    def from_url(cls, url: str) -> TritonBackend:
+        """Connect to ``triton://HOST:PORT[?shared_memory=1]``."""
+        address, shared = parse_backend_url(url)
+        return cls(address, shared_memory=shared)
+
+    def _ready(self, name: str) -> bool:
+        try:
+            return bool(self._client.is_model_ready(name))
+        except Exception:
+            return False
+
+    @property
+    def settings(self) -> ModelSettings:
+        """The served model's settings (from its config)."""
+        return self.served.settings
+
+    def close(self) -> None:
+        """Release the shared-memory regions and the connection."""
+        if self._regions is not None:
+            for region in self._regions:
+                region.close()
+        self._client.close()
+
+    def __enter__(self) -> TritonBackend:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ----- one request -----
+
+    def _infer(
+        self, step: str, inputs: dict[str, np.ndarray], outputs: dict[str, tuple[int, ...]]
+    ) -> dict[str, Tensor]:
+        """Send ``inputs``; return ``outputs`` (name -> expected shape, float32) as tensors."""
+        import tritonclient.grpc as grpcclient
+
+        names = list(inputs)
+        arrays = [inputs[n] for n in names]
+        infer_inputs = [
+            grpcclient.InferInput(n, list(a.shape), _TRITON_DTYPES[a.dtype]) for n, a in zip(names, arrays, strict=True)
+        ]
+        requested = [grpcclient.InferRequestedOutput(n) for n in outputs]
+        out_bytes = [int(np.prod(shape)) * 4 for shape in outputs.values()]
+        in_bytes = [a.nbytes for a in arrays]
+        with self._lock:
+            if self._regions is None:
+                for infer_input, array in zip(infer_inputs, arrays, strict=True):
+                    infer_input.set_data_from_numpy(array)
+            else:
+                region_in, region_out = self._regions
+                in_offsets, in_total = _layout(in_bytes)
+                out_offsets, out_total = _layout(out_bytes)
+                region_in.ensure(in_total)
+                region_out.ensure(out_total)
+                region_in.write(arrays, in_offsets)
+                for infer_input, size, offset in zip(infer_inputs, in_bytes, in_offsets, strict=True):
+                    infer_input.set_shared_memory(region_in.name, size, offset=offset)
+                for output, size, offset in zip(requested, out_bytes, out_offsets, strict=True):
+                    output.set_shared_memory(region_out.name, size, offset=offset)
+            try:
+                result = self._client.infer(
+                    model_name(step), infer_inputs, outputs=requested, client_timeout=self.timeout
+                )
+            except Exception as e:
+                raise TritonError(f"Triton {model_name(step)} at {self.url} failed: {_reason(e)}") from e
+            arrays_out = {}
+            for (name, shape), offset in zip(outputs.items(), _layout(out_bytes)[0], strict=True):
+                if self._regions is None:
+                    array = result.as_numpy(name)
+                    array = None if array is None else array.copy()  # gRPC's buffer is read-only
+                else:
+                    array = self._regions[1].read(np.dtype(np.float32), shape, offset)
+                if array is None or tuple(array.shape) != tuple(shape):
+                    got = None if array is None else tuple(array.shape)
+                    raise TritonError(f"Triton {model_name(step)} returned {name} of shape {got}, expected {shape}")
+                arrays_out[name] = torch.from_numpy(array)
+        self.traffic.requests += 1
+        self.traffic.sent += sum(in_bytes)
+        self.traffic.received += sum(out_bytes)
+        if self._regions is None:
+            self.traffic.wire += sum(in_bytes) + sum(out_bytes)
+        return arrays_out
+
+    def _features(self, features: FrameFeatures, names: tuple[str, ...] = _FEATURES) -> dict[str, np.ndarray]:
+        if features.high_res_0 is None or features.high_res_1 is None:
+            raise InputError("Triton steps need the high-resolution features that encode_frame returns")
+        return {name: _numpy(getattr(features, name)) for name in names}
+
+    def _head_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
+        st = self.settings
+        low = st.low_res_size
+        return {
+            "low_res_logits": (batch, 1, low, low),
+            "object_score_logits": (batch, 1),
+            "obj_ptr": (batch, st.hidden_dim),
+            "iou": (batch, 1),
+        }
+
+    # ----- the Backend protocol -----
+
+    def encode_frame(self, image: Tensor) -> FrameFeatures:
+        """Backbone features of a model image [1, 3, S, S]; the constant ``pos_enc`` is fetched once."""
+        st, (c0, c1) = self.settings, self.served.high_res_channels
+        n, h = image.shape[0], st.feature_size
+        shapes = {
+            "image_embed": (n, st.hidden_dim, h, h),
+            "high_res_0": (n, c0, 4 * h, 4 * h),
+            "high_res_1": (n, c1, 2 * h, 2 * h),
+        }
+        if self._pos_enc is None:
+            shapes["pos_enc"] = (n, st.hidden_dim, h, h)
+        out = self._infer("encode_frame", {"image": _numpy(image)}, shapes)
+        if self._pos_enc is None:
+            self._pos_enc = out["pos_enc"][:1].clone()
+        return FrameFeatures(
+            image_embed=out["image_embed"],
+            high_res_0=out["high_res_0"],
+            high_res_1=out["high_res_1"],
+            pos_enc=self._pos_enc.expand(n, -1, -1, -1),
+        )
+
+    def decode_prompts(self, features: FrameFeatures, point_coords: Tensor, point_labels: Tensor) -> StepOutput:
+        """Prompt-decoded outputs on an initial conditioning frame."""
+        inputs = self._features(features)
+        inputs["point_coords"] = _numpy(point_coords)
+        inputs["point_labels"] = _numpy(point_labels.to(torch.int32), np.int32)
+        out = self._infer("decode_prompts", inputs, self._head_shapes(point_coords.shape[0]))
+        return StepOutput(**out)
+
+    def encode_memory(
+        self, features: FrameFeatures, high_res_mask_logits: Tensor, object_score_logits: Tensor, is_mask_from_pts: bool
+    ) -> Tensor:
+        """Spatial memories [B, Cm, h, w] of masks on a frame."""
+        st = self.settings
+        batch = high_res_mask_logits.shape[0]
+        inputs = self._features(features, ("image_embed",))
+        inputs["high_res_mask_logits"] = _numpy(high_res_mask_logits)
+        inputs["object_score_logits"] = _numpy(object_score_logits)
+        inputs["is_mask_from_pts"] = np.asarray([is_mask_from_pts], dtype=np.bool_)
+        shape = (batch, st.mem_dim, st.feature_size, st.feature_size)
+        return self._infer("encode_memory", inputs, {"memory": shape})["memory"]
+
+    def track_frame(self, features: FrameFeatures, memory: MemoryInputs) -> StepOutput:
+        """Memory-conditioned outputs and new memories on a frame."""
+        st = self.settings
+        batch = memory.maskmem.shape[0] if memory.maskmem_tpos else memory.obj_ptrs.shape[0]
+        inputs = self._features(features)
+        inputs["maskmem"] = _numpy(memory.maskmem)
+        inputs["maskmem_tpos"] = np.asarray(memory.maskmem_tpos, dtype=np.int32)
+        inputs["obj_ptrs"] = _numpy(memory.obj_ptrs)
+        inputs["ptr_offsets"] = np.asarray(memory.ptr_offsets, dtype=np.int32)
+        inputs["max_ptr_offset"] = np.asarray([memory.max_ptr_offset], dtype=np.int32)
+        shapes = self._head_shapes(batch)
+        shapes["memory"] = (batch, st.mem_dim, st.feature_size, st.feature_size)
+        return StepOutput(**self._infer("track_frame", inputs, shapes))
+
+
+def _reason(error: Exception) -> str:
+    """The first line of an exception's message."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -1,0 +1,258 @@
+"""The engine through a real Triton Inference Server (nvidia-pytriton's tritonserver and python backend)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+import torch
+import tritonclient.grpc as grpcclient
+from engine_support import BOXES, synthetic_frames
+from serving_support import IMAGE_SIZE, model_images, torch_threads, track_all, write_checkpoint
+from tritonclient.utils import InferenceServerException
+
+from samem.cli import main
+from samem.engine import LocalBackend
+from samem.model import build_model
+from samem.model.build import file_sha256
+from samem.serving.repository import MANIFEST, write_repository
+from samem.serving.server import TritonError, TritonServer, free_port
+from samem.serving.spec import MODEL_KEY, STEPS, ServedModel, model_name
+from samem.serving.triton_backend import TritonBackend
+
+THREADS = 1  # the server's models and the in-process reference use the same thread count
+STARTUP_S = 180.0
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = write_checkpoint(tmp_path_factory.mktemp("weights") / "compact.pt")
+    payload = torch.load(path, weights_only=True)
+    torch.save({**payload, "image_size": IMAGE_SIZE}, path)  # runs at this size by default, here and in Triton
+    return path
+
+
+@pytest.fixture(scope="module")
+def repository(tmp_path_factory: pytest.TempPathFactory, checkpoint: Path) -> Path:
+    out = tmp_path_factory.mktemp("triton") / "repository"
+    write_repository(out, f"samem-compact:{checkpoint}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def triton(repository: Path) -> TritonServer:
+    server = TritonServer(repository, threads=THREADS)
+    server.start(timeout=STARTUP_S)
+    yield server
+    server.stop()
+    assert not server.running
+
+
+@pytest.fixture(scope="module")
+def local(checkpoint: Path) -> tuple[np.ndarray, np.ndarray]:
+    with torch_threads(THREADS):
+        return track_all(LocalBackend(build_model(f"samem-compact:{checkpoint}").model))
+
+
+@pytest.mark.parametrize("shared_memory", [False, True], ids=["grpc", "shared-memory"])
+def test_masks_through_triton_equal_in_process_masks(
+    triton: TritonServer, local: tuple[np.ndarray, np.ndarray], shared_memory: bool
+) -> None:
+    with TritonBackend(triton.grpc_url, shared_memory=shared_memory) as backend:
+        assert backend.settings.image_size == IMAGE_SIZE
+        logits, scores = track_all(backend)
+        traffic = backend.traffic
+    ref_logits, ref_scores = local
+    # present and absent objects both occur, on prompted and tracked frames
+    assert (ref_scores > 0).any() and (ref_scores <= 0).any()
+    assert np.array_equal(logits > 0, ref_logits > 0)
+    assert float(np.abs(logits - ref_logits).max()) <= 1e-6
+    assert float(np.abs(scores - ref_scores).max()) <= 1e-6
+    assert traffic.requests > len(ref_scores) and traffic.sent > 0 and traffic.received > 0
+    assert traffic.wire == (0 if shared_memory else traffic.sent + traffic.received)
+
+
+def test_every_step_model_names_the_checkpoint_and_its_hash(
+    triton: TritonServer, repository: Path, checkpoint: Path
+) -> None:
+    client = grpcclient.InferenceServerClient(triton.grpc_url)
+    sha = file_sha256(checkpoint)
+    for step in STEPS:
+        assert client.is_model_ready(model_name(step), "1")
+        config = client.get_model_config(model_name(step), as_json=True)["config"]
+        served = ServedModel.from_json(config["parameters"][MODEL_KEY]["string_value"])
+        assert served.spec == f"samem-compact:{checkpoint.resolve()}" and served.checkpoint_sha256 == sha
+        assert served.settings.image_size == IMAGE_SIZE
+    manifest = json.loads((repository / MANIFEST).read_text())
+    assert manifest["checkpoint_sha256"] == sha and manifest["version"] == 1 and manifest["variant"] == "python"
+    client.close()
+
+
+def test_frame_encoding_is_batched_across_concurrent_videos(triton: TritonServer, checkpoint: Path) -> None:
+    images = model_images()[:8]
+    with torch_threads(THREADS):
+        reference = LocalBackend(build_model(f"samem-compact:{checkpoint}").model)
+        expected = [reference.encode_frame(image[None]).image_embed for image in images]
+    client = grpcclient.InferenceServerClient(triton.grpc_url)
+
+    def counts() -> tuple[int, int]:
+        stats = client.get_inference_statistics(model_name("encode_frame"), as_json=True)["model_stats"][0]
+        return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
+
+    before = counts()
+    results: dict[int, torch.Tensor] = {}
+    backends = [TritonBackend(triton.grpc_url) for _ in images]
+    barrier = threading.Barrier(len(images))
+
+    def encode(index: int) -> None:
+        barrier.wait()
+        results[index] = backends[index].encode_frame(images[index][None]).image_embed
+
+    threads = [threading.Thread(target=encode, args=(i,)) for i in range(len(images))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    after = counts()
+    for backend in backends:
+        backend.close()
+    client.close()
+    inferences, executions = after[0] - before[0], after[1] - before[1]
+    assert inferences == len(images)
+    assert executions < inferences  # several videos' frames went through one model execution
+    for index, embed in enumerate(expected):
+        assert torch.allclose(results[index], embed, atol=1e-5)
+
+
+def test_a_bad_request_gets_a_clear_error_and_the_server_keeps_serving(triton: TritonServer) -> None:
+    backend = TritonBackend(triton.grpc_url)
+    features = backend.encode_frame(model_images()[0][None])
+    client = grpcclient.InferenceServerClient(triton.grpc_url)
+    st = backend.settings
+    arrays = {
+        "image_embed": features.image_embed.numpy(),
+        "high_res_0": features.high_res_0.numpy(),
+        "high_res_1": features.high_res_1.numpy(),
+        "maskmem": np.zeros((1, 2, st.mem_dim, st.feature_size, st.feature_size), np.float32),
+        "maskmem_tpos": np.asarray([0, 6, 5], np.int32),  # three positions for two memories
+        "obj_ptrs": np.zeros((1, 1, st.hidden_dim), np.float32),
+        "ptr_offsets": np.asarray([1], np.int32),
+        "max_ptr_offset": np.asarray([15], np.int32),
+    }
+    inputs = []
+    for name, array in arrays.items():
+        item = grpcclient.InferInput(name, list(array.shape), "FP32" if array.dtype == np.float32 else "INT32")
+        item.set_data_from_numpy(array)
+        inputs.append(item)
+    with pytest.raises(InferenceServerException, match="does not hold the 3 memories of maskmem_tpos"):
+        client.infer(model_name("track_frame"), inputs)
+    assert client.is_server_ready()
+    assert backend.encode_frame(model_images()[1][None]).image_embed.shape[0] == 1
+    backend.close()
+    client.close()
+
+
+def _write_video(folder: Path) -> Path:
+    path = folder / "video.tif"
+    tifffile.imwrite(path, synthetic_frames())
+    return path
+
+
+def _track_args(video: Path, out: Path) -> list[str]:
+    boxes = [f"--box={','.join(str(v) for v in box)}" for frame, box in BOXES.values() if frame == 0]
+    return ["track", str(video), *boxes, "--out", str(out), "--overlay", "none", "--no-progress"]
+
+
+def test_samem_track_with_a_triton_backend_writes_what_the_local_backend_writes(
+    triton: TritonServer, checkpoint: Path, tmp_path: Path
+) -> None:
+    video = _write_video(tmp_path)
+    with torch_threads(THREADS):
+        assert main([*_track_args(video, tmp_path / "local"), "--model", f"samem-compact:{checkpoint}"]) == 0
+    url = f"triton://{triton.grpc_url}?shared_memory=1"
+    assert main([*_track_args(video, tmp_path / "remote"), "--backend", url]) == 0
+    local = pd.read_csv(tmp_path / "local" / "trajectories.csv")
+    remote = pd.read_csv(tmp_path / "remote" / "trajectories.csv")
+    pd.testing.assert_frame_equal(local, remote)
+    run = json.loads((tmp_path / "remote" / "run.json").read_text())
+    assert run["backend"] == url and run["checkpoint_sha256"] == file_sha256(checkpoint)
+    assert (
+        tifffile.imread(tmp_path / "local" / "masks.tif").tolist()
+        == tifffile.imread(tmp_path / "remote" / "masks.tif").tolist()
+    )
+
+
+@pytest.mark.parametrize(
+    ("backend", "message"),
+    [
+        ("triton://127.0.0.1:{port}", "cannot reach Triton at 127.0.0.1:{port}"),
+        ("triton://127.0.0.1", "is not of the form triton://HOST:PORT"),
+        ("triton://127.0.0.1:{port}?shm=1", "unknown option"),
+        ("grpc://127.0.0.1:{port}", "neither 'local' nor triton://HOST:PORT"),
+    ],
+)
+def test_samem_track_reports_a_bad_backend_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: str, message: str
+) -> None:
+    port = free_port()
+    video = _write_video(tmp_path)
+    assert main([*_track_args(video, tmp_path / "out"), "--backend", backend.format(port=port)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message.format(port=port) in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_samem_triton_serves_until_sigterm_and_stops_cleanly(repository: Path, tmp_path: Path) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "samem", "triton", "--repository", str(repository), "--threads", "1"]
+    command += ["--grpc-port", str(port), "--http-port", "0", "--metrics-port", "0", "--log", str(tmp_path / "log")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("Triton ready: gRPC 127.0.0.1:") and f"triton://127.0.0.1:{port}" in line, (
+            line + process.stderr.read()
+        )
+        with TritonBackend(f"127.0.0.1:{port}") as backend:
+            assert backend.settings.image_size == IMAGE_SIZE
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _answers(port):
+        time.sleep(0.2)
+    assert not _answers(port)
+
+
+def _answers(port: int) -> bool:
+    client = grpcclient.InferenceServerClient(f"127.0.0.1:{port}")
+    try:
+        return bool(client.is_server_live(client_timeout=1))
+    except Exception:
+        return False
+    finally:
+        client.close()
+
+
+def test_the_server_refuses_a_checkpoint_changed_after_export(checkpoint: Path, tmp_path: Path) -> None:
+    weights = tmp_path / "weights.pt"
+    shutil.copy(checkpoint, weights)
+    write_repository(tmp_path / "repository", f"samem-compact:{weights}")
+    payload = torch.load(weights, weights_only=True)
+    payload["model"]["no_mem_embed"] = payload["model"]["no_mem_embed"] + 1
+    torch.save(payload, weights)
+    server = TritonServer(tmp_path / "repository", threads=THREADS)
+    with pytest.raises(TritonError, match="re-run `samem export`"):
+        server.start(timeout=STARTUP_S)
+    assert not server.running
