@@ -64,7 +64,7 @@ def run_export(args: argparse.Namespace) -> int:
     )
     if repo.parity is not None:
         worst = ", ".join(f"{step} {diff:.1e}" for step, diff in repo.parity.items())
-        print(f"ONNX vs PyTorch, max |difference|: {worst}")
+        print(f"ONNX vs PyTorch, max |difference| / (1 + |PyTorch|): {worst}")
     return 0
 
 

@@ -40,7 +40,7 @@ class Repository:
     variant: Variant
     version: int
     served: ServedModel
-    parity: dict[str, float] | None = None  # max |ONNX - PyTorch| per step (onnx variant)
+    parity: dict[str, float] | None = None  # max |ONNX - PyTorch| / (1 + |PyTorch|) per step (onnx variant)
 
 
 def absolute_spec(spec: ModelSpec) -> str:
@@ -110,7 +110,7 @@ def write_repository(
             "models": [model_name(step) for step in STEPS],
             "samem": __version__,
             "torch": torch.__version__,
-            "onnx_max_abs_diff": parity,
+            "onnx_parity_error": parity,
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return Repository(path=Path(out), variant=variant, version=version, served=served, parity=parity)

@@ -1,0 +1,243 @@
+"""ONNX graphs of the engine's four steps, with real-valued RoPE, and their parity check against PyTorch.
+
+Each graph wraps :mod:`samem.engine.steps` on a :func:`~samem.serving.rope.real_rope_model` copy of the model and
+has exactly the inputs and outputs of :func:`samem.serving.spec.step_tensors`. Two steps take Python values in the
+engine that become tensors here: ``track_frame``'s temporal positions and pointer offsets (gathered and encoded
+in the graph), and ``encode_memory``'s ``is_mask_from_pts`` (both mask encodings computed, one selected).
+Limitation: the ONNX ``decode_prompts`` graph is traced for two or more prompt points (boxes, box + clicks,
+several clicks); a single click (upstream's multimask case) needs the python variant.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from samem.engine import steps
+from samem.engine.steps import FrameFeatures
+from samem.errors import SamemError
+from samem.serving.rope import real_rope_model
+from samem.serving.spec import STEPS
+from samem.serving.step_runner import constant_pos_enc
+
+log = logging.getLogger(__name__)
+
+OPSET = 18
+#: largest |ONNX - PyTorch| / (1 + |PyTorch|) accepted when writing a repository (measured on the compact model in
+#: float32: about 1e-6)
+PARITY_TOLERANCE = 1e-4
+_EXTERNAL_DATA_BYTES = 1_800_000_000  # weights above this go to an external data file (protobuf's 2 GB limit)
+_MIN_POINTS = 2  # see the module docstring
+
+
+class EncodeFrameGraph(nn.Module):
+    """image [n, 3, S, S] -> image_embed, high_res_0, high_res_1, pos_enc."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Run the image encoder."""
+        out = steps.encode_frame(self.model, image)
+        return out.image_embed, out.high_res_0, out.high_res_1, out.pos_enc
+
+
+class _WithPosEnc(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("pos_enc", constant_pos_enc(model), persistent=False)
+
+    def features(self, image_embed: Tensor, high_res_0: Tensor | None, high_res_1: Tensor | None) -> FrameFeatures:
+        return FrameFeatures(
+            image_embed=image_embed, high_res_0=high_res_0, high_res_1=high_res_1, pos_enc=self.pos_enc
+        )
+
+
+class DecodePromptsGraph(_WithPosEnc):
+    """Features, point_coords [B, P, 2], point_labels [B, P] -> low_res_logits, object_score_logits, obj_ptr, iou."""
+
+    def forward(
+        self, image_embed: Tensor, high_res_0: Tensor, high_res_1: Tensor, point_coords: Tensor, point_labels: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Decode prompts on an initial conditioning frame."""
+        out = steps.decode_prompts(
+            self.model, self.features(image_embed, high_res_0, high_res_1), point_coords, point_labels
+        )
+        return out.low_res_logits, out.object_score_logits, out.obj_ptr, out.iou
+
+
+class EncodeMemoryGraph(_WithPosEnc):
+    """image_embed, high_res_mask_logits [B, 1, S, S], object_score_logits [B, 1], is_mask_from_pts [1] -> memory."""
+
+    def forward(
+        self, image_embed: Tensor, high_res_mask_logits: Tensor, object_score_logits: Tensor, is_mask_from_pts: Tensor
+    ) -> Tensor:
+        """Encode masks into spatial memories."""
+        features = self.features(image_embed, None, None)
+        from_pts = steps.encode_memory(self.model, features, high_res_mask_logits, object_score_logits, True)
+        other = steps.encode_memory(self.model, features, high_res_mask_logits, object_score_logits, False)
+        return torch.where(is_mask_from_pts.reshape(1, 1, 1, 1), from_pts, other)
+
+
+class TrackFrameGraph(_WithPosEnc):
+    """Features and raw memory (positions and offsets as int32 tensors) -> heads and the new memory."""
+
+    def forward(
+        self,
+        image_embed: Tensor,
+        high_res_0: Tensor,
+        high_res_1: Tensor,
+        maskmem: Tensor,
+        maskmem_tpos: Tensor,
+        obj_ptrs: Tensor,
+        ptr_offsets: Tensor,
+        max_ptr_offset: Tensor,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Track objects from their memory (the tensor form of :func:`samem.engine.steps.track_frame`)."""
+        model = self.model
+        batch, n_mem, mem_dim, height, width = maskmem.shape
+        feats = maskmem.float().permute(1, 3, 4, 0, 2).reshape(n_mem * height * width, batch, mem_dim)
+        spatial = model.memory_encoder.position_encoding(feats.new_zeros(1, mem_dim, height, width))
+        spatial = spatial.flatten(2).permute(2, 0, 1)  # [h*w, 1, Cm]
+        tpos = model.maskmem_tpos_enc[model.num_maskmem - 1 - maskmem_tpos.long()]  # [N, 1, 1, Cm]
+        spatial_pos = (spatial.unsqueeze(0) + tpos).reshape(n_mem * height * width, 1, mem_dim).expand(-1, batch, -1)
+        n_ptr, channels = obj_ptrs.shape[1], obj_ptrs.shape[2]
+        ptrs = obj_ptrs.float().permute(1, 0, 2)
+        if model.add_tpos_enc_to_obj_ptrs:
+            offsets = ptr_offsets.float() / max_ptr_offset.float()
+            tpos_dim = channels if model.proj_tpos_enc_in_obj_ptrs else mem_dim
+            ptr_pos = model.obj_ptr_tpos_proj(steps.get_1d_sine_pe(offsets, dim=tpos_dim))
+            ptr_pos = ptr_pos.unsqueeze(1).expand(-1, batch, mem_dim)
+        else:
+            ptr_pos = ptrs.new_zeros(n_ptr, batch, mem_dim)
+        if mem_dim < channels:
+            split = channels // mem_dim
+            ptrs = ptrs.reshape(n_ptr, batch, split, mem_dim).permute(0, 2, 1, 3).reshape(n_ptr * split, batch, mem_dim)
+            ptr_pos = ptr_pos.repeat_interleave(split, dim=0)
+        features = self.features(image_embed, high_res_0, high_res_1)
+        memory = torch.cat((feats, ptrs), dim=0)
+        memory_pos = torch.cat((spatial_pos, ptr_pos), dim=0)
+        pix = steps._attend(model, features, memory, memory_pos, ptrs.shape[0])
+        out, high_res = steps._sam_heads(model, pix, features, None, is_init_cond_frame=False)
+        new_memory = steps.encode_memory(model, features, high_res, out.object_score_logits, is_mask_from_pts=False)
+        return out.low_res_logits, out.object_score_logits, out.obj_ptr, out.iou, new_memory
+
+
+def _example(model: nn.Module, step: str) -> tuple[tuple[Tensor, ...], dict[str, dict[int, object]]]:
+    """Example inputs (realistic values from the PyTorch steps) and the dynamic dims of a step's graph."""
+    size = int(model.image_size)
+    generator = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        features = steps.encode_frame(model, torch.randn(1, 3, size, size, generator=generator))
+    f = (features.image_embed.clone(), features.high_res_0.clone(), features.high_res_1.clone())
+    objects, points = torch.export.Dim("objects", min=1), torch.export.Dim("points", min=_MIN_POINTS)
+    if step == "encode_frame":
+        image = torch.randn(2, 3, size, size, generator=generator)
+        return (image,), {"image": {0: torch.export.Dim("frames", min=1)}}
+    if step == "decode_prompts":
+        coords = torch.rand(2, 3, 2, generator=generator) * size
+        labels = torch.tensor([[2, 3, 1], [2, 3, 0]], dtype=torch.int32)
+        dims = {"point_coords": {0: objects, 1: points}, "point_labels": {0: objects, 1: points}}
+        return (*f, coords, labels), {"image_embed": None, "high_res_0": None, "high_res_1": None, **dims}
+    if step == "encode_memory":
+        logits = torch.randn(2, 1, size, size, generator=generator) * 4
+        scores = torch.tensor([[1.0], [-1.0]])
+        dims = {"high_res_mask_logits": {0: objects}, "object_score_logits": {0: objects}, "is_mask_from_pts": None}
+        return (f[0], logits, scores, torch.tensor([True])), {"image_embed": None, **dims}
+    mem_dim, channels, h = int(model.mem_dim), int(model.hidden_dim), f[0].shape[-1]
+    memories, pointers = torch.export.Dim("memories", min=1), torch.export.Dim("pointers", min=1)
+    maskmem = torch.randn(2, 3, mem_dim, h, h, generator=generator)
+    obj_ptrs = torch.randn(2, 4, channels, generator=generator)
+    tpos = torch.tensor([0, 6, 5], dtype=torch.int32)
+    offsets = torch.tensor([3, 1, 2, 3], dtype=torch.int32)
+    dims = {
+        "maskmem": {0: objects, 1: memories},
+        "maskmem_tpos": {0: memories},
+        "obj_ptrs": {0: objects, 1: pointers},
+        "ptr_offsets": {0: pointers},
+        "max_ptr_offset": None,
+    }
+    inputs = (*f, maskmem, tpos, obj_ptrs, offsets, torch.tensor([15], dtype=torch.int32))
+    return inputs, {"image_embed": None, "high_res_0": None, "high_res_1": None, **dims}
+
+
+_GRAPHS = {
+    "encode_frame": EncodeFrameGraph,
+    "decode_prompts": DecodePromptsGraph,
+    "encode_memory": EncodeMemoryGraph,
+    "track_frame": TrackFrameGraph,
+}
+_OUTPUTS = {
+    "encode_frame": ("image_embed", "high_res_0", "high_res_1", "pos_enc"),
+    "decode_prompts": ("low_res_logits", "object_score_logits", "obj_ptr", "iou"),
+    "encode_memory": ("memory",),
+    "track_frame": ("low_res_logits", "object_score_logits", "obj_ptr", "iou", "memory"),
+}
+
+
+def export_step(model: nn.Module, step: str, path: Path) -> tuple[tuple[Tensor, ...], tuple[np.ndarray, ...]]:
+    """Export one step's graph to ``path``; return the example inputs and the PyTorch outputs on them."""
+    graph = _GRAPHS[step](real_rope_model(model)).eval()
+    inputs, dynamic = _example(model, step)
+    with torch.inference_mode():
+        expected = graph(*inputs)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    big = sum(p.numel() * p.element_size() for p in model.parameters()) > _EXTERNAL_DATA_BYTES
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration.level
+    registration.setLevel(logging.ERROR)  # "torchvision is not installed": samem's graphs use no torchvision ops
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                graph,
+                inputs,
+                str(path),
+                input_names=list(dynamic),
+                output_names=list(_OUTPUTS[step]),
+                dynamic_shapes=dynamic,
+                opset_version=OPSET,
+                dynamo=True,
+                external_data=big,
+                verbose=False,
+            )
+    finally:
+        registration.setLevel(level)
+    return inputs, tuple(e.detach().numpy() for e in expected)
+
+
+def onnx_outputs(path: Path, inputs: tuple[Tensor, ...]) -> list[np.ndarray]:
+    """Run an exported graph with onnxruntime on the CPU."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    return session.run(None, {n: t.numpy() for n, t in zip(names, inputs, strict=True)})
+
+
+def export_steps(model: nn.Module, paths: dict[str, Path], *, max_batch_size: int = 4) -> dict[str, float]:
+    """Export every step to ``paths[step]`` and check each graph against PyTorch (real-valued RoPE included).
+
+    Returns the largest |ONNX - PyTorch| / (1 + |PyTorch|) per step on the example inputs; raises if one exceeds
+    :data:`PARITY_TOLERANCE`. ``max_batch_size`` is accepted for symmetry with the configs (batch dims are dynamic).
+    """
+    del max_batch_size
+    diffs = {}
+    for step in STEPS:
+        inputs, expected = export_step(model, step, paths[step])
+        got = onnx_outputs(paths[step], inputs)
+        diffs[step] = max(float((np.abs(g - e) / (1 + np.abs(e))).max()) for g, e in zip(got, expected, strict=True))
+        log.info("%s: max |ONNX - PyTorch| / (1 + |PyTorch|) %.2g", step, diffs[step])
+        if diffs[step] > PARITY_TOLERANCE:
+            raise SamemError(
+                f"the exported {step} graph differs from PyTorch by {diffs[step]:.3g} (> {PARITY_TOLERANCE}); not"
+                " writing a repository that computes something else"
+            )
+    return diffs

@@ -1,0 +1,189 @@
+"""ONNX export: real-valued RoPE equals SAM 2's complex RoPE; exported graphs equal the engine's PyTorch steps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+from serving_support import IMAGE_SIZE, model_images, write_checkpoint
+from tritonclient.grpc import model_config_pb2
+
+from samem.cli import main
+from samem.engine import steps
+from samem.engine.steps import FrameFeatures, MemoryInputs
+from samem.model import build_model
+from samem.serving.export import PARITY_TOLERANCE
+from samem.serving.repository import MANIFEST
+from samem.serving.rope import real_rope_model
+from samem.serving.spec import STEPS, model_name
+from samem.serving.step_runner import constant_pos_enc
+
+# float32 ONNX (onnxruntime, CPU) vs PyTorch on the compact model at 128 px, error |ONNX - PyTorch| / (1 + |PyTorch|)
+# (relative for large values: the test weights amplify object scores to about +-600): measured at most about 1e-6
+GRAPH_TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"samem-compact:{write_checkpoint(tmp_path_factory.mktemp('weights') / 'compact.pt')}"
+
+
+@pytest.fixture(scope="module")
+def model(spec: str) -> torch.nn.Module:
+    return build_model(spec, image_size=IMAGE_SIZE).model
+
+
+@pytest.fixture(scope="module")
+def onnx_repository(tmp_path_factory: pytest.TempPathFactory, spec: str) -> Path:
+    out = tmp_path_factory.mktemp("onnx") / "repository"
+    args = ["export", "--model", spec, "--variant", "onnx", "--image-size", str(IMAGE_SIZE), "--out", str(out)]
+    args += ["--version", "3"]
+    assert main(args) == 0
+    return out
+
+
+def test_real_valued_rope_equals_complex_rope(model: torch.nn.Module) -> None:
+    real = real_rope_model(model)
+    generator = torch.Generator().manual_seed(0)
+    tokens, dim = (IMAGE_SIZE // 16) ** 2, model.hidden_dim
+    q = torch.randn(2, tokens, dim, generator=generator)
+    memory = torch.randn(2, 3 * tokens + 8, model.mem_dim, generator=generator)
+    layers = zip(model.memory_attention.layers, real.memory_attention.layers, strict=True)
+    with torch.inference_mode():
+        for theirs, ours in layers:
+            assert type(ours.self_attn).__name__ == "RealRoPEAttention"
+            assert torch.allclose(theirs.self_attn(q, q, q), ours.self_attn(q, q, q), atol=1e-6)
+            for exclude in (0, 8):  # the last 8 keys (object pointers) are not rotated
+                keys = memory if exclude else memory[:, : 3 * tokens]
+                kwargs = {"num_k_exclude_rope": exclude} if exclude else {}
+                expected = theirs.cross_attn_image(q, keys, keys, **kwargs)
+                got = ours.cross_attn_image(q, keys, keys, num_k_exclude_rope=exclude)
+                assert torch.allclose(expected, got, atol=1e-6)
+    # the real model has no complex tensors left (what ONNX cannot express)
+    assert not any(t.is_complex() for t in real.state_dict().values())
+    assert not any(getattr(m, "freqs_cis", None) is not None for m in real.modules())
+
+
+def test_onnx_repository_is_versioned_and_configured_for_gpus(onnx_repository: Path) -> None:
+    manifest = json.loads((onnx_repository / MANIFEST).read_text())
+    assert manifest["variant"] == "onnx" and manifest["version"] == 3
+    assert all(0 <= diff <= PARITY_TOLERANCE for diff in manifest["onnx_parity_error"].values())
+    assert sorted(manifest["onnx_parity_error"]) == sorted(STEPS)
+    from google.protobuf import text_format
+
+    for step in STEPS:
+        config = text_format.Parse(
+            (onnx_repository / model_name(step) / "config.pbtxt").read_text(), model_config_pb2.ModelConfig()
+        )
+        assert (onnx_repository / model_name(step) / "3" / "model.onnx").is_file()
+        assert config.backend == "onnxruntime" and config.default_model_filename == "model.onnx"
+        assert [g.kind for g in config.instance_group] == [model_config_pb2.ModelInstanceGroup.KIND_GPU]
+        accelerators = config.optimization.execution_accelerators.gpu_execution_accelerator
+        batched = step == "encode_frame"
+        assert config.HasField("dynamic_batching") == batched and (config.max_batch_size > 0) == batched
+        assert [(a.name, a.parameters["precision_mode"]) for a in accelerators] == ([("tensorrt", "FP16")] * batched)
+
+
+def _session(repository: Path, step: str) -> onnxruntime.InferenceSession:
+    path = repository / model_name(step) / "3" / "model.onnx"
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _run(session: onnxruntime.InferenceSession, **inputs: torch.Tensor | np.ndarray) -> list[np.ndarray]:
+    return session.run(None, {k: np.asarray(v) for k, v in inputs.items()})
+
+
+def _close(got: list[np.ndarray], expected: list[torch.Tensor]) -> float:
+    assert [g.shape for g in got] == [tuple(e.shape) for e in expected]
+    return max(
+        float((np.abs(g - e.numpy()) / (1 + np.abs(e.numpy()))).max()) for g, e in zip(got, expected, strict=True)
+    )
+
+
+def _features(model: torch.nn.Module, index: int) -> FrameFeatures:
+    with torch.inference_mode():
+        return steps.encode_frame(model, model_images()[index][None])
+
+
+def test_onnx_frame_encoding_equals_pytorch_for_any_batch(onnx_repository: Path, model: torch.nn.Module) -> None:
+    session = _session(onnx_repository, "encode_frame")
+    for frames in ([0], [1, 5, 9]):
+        images = torch.stack([model_images()[i] for i in frames])
+        with torch.inference_mode():
+            out = steps.encode_frame(model, images)
+        expected = [out.image_embed, out.high_res_0, out.high_res_1, out.pos_enc]
+        assert _close(_run(session, image=images), expected) <= GRAPH_TOLERANCE
+
+
+def test_onnx_prompt_decoding_and_memory_encoding_equal_pytorch(onnx_repository: Path, model: torch.nn.Module) -> None:
+    features = _features(model, 0)
+    f = {"image_embed": features.image_embed, "high_res_0": features.high_res_0, "high_res_1": features.high_res_1}
+    decode, encode = _session(onnx_repository, "decode_prompts"), _session(onnx_repository, "encode_memory")
+    boxes = torch.tensor([[[10.0, 20.0], [60.0, 70.0]], [[70.0, 30.0], [110.0, 64.0]], [[5.0, 5.0], [40.0, 50.0]]])
+    box_labels = torch.tensor([[2, 3]] * 3, dtype=torch.int32)
+    box_and_clicks = torch.cat([boxes[:2], torch.tensor([[[30.0, 40.0]], [[90.0, 50.0]]])], dim=1)
+    click_labels = torch.tensor([[2, 3, 1], [2, 3, 0]], dtype=torch.int32)
+    for coords, labels in ((boxes, box_labels), (box_and_clicks, click_labels)):
+        with torch.inference_mode():
+            out = steps.decode_prompts(model, features, coords, labels)
+        expected = [out.low_res_logits, out.object_score_logits, out.obj_ptr, out.iou]
+        assert _close(_run(decode, **f, point_coords=coords, point_labels=labels), expected) <= GRAPH_TOLERANCE
+        high_res = torch.nn.functional.interpolate(out.low_res_logits, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear")
+        for from_points in (True, False):
+            with torch.inference_mode():
+                memory = steps.encode_memory(model, features, high_res, out.object_score_logits, from_points)
+            got = _run(
+                encode,
+                image_embed=features.image_embed,
+                high_res_mask_logits=high_res,
+                object_score_logits=out.object_score_logits,
+                is_mask_from_pts=np.asarray([from_points]),
+            )
+            assert _close(got, [memory]) <= GRAPH_TOLERANCE
+
+
+@pytest.mark.parametrize(
+    ("objects", "tpos", "offsets"),
+    [
+        (1, (0,), (1,)),  # the frame after a prompt
+        (3, (0, 6, 5, 4, 3, 2, 1), tuple(range(1, 17))),  # a full memory bank and 16 pointers
+        (2, (0, 6), ()),  # an object prompted on a later frame: no pointers from the past
+        (2, (), (3, 1, 2)),  # pointers only
+    ],
+)
+def test_onnx_tracking_step_equals_the_engine_step_for_any_memory_layout(
+    onnx_repository: Path, model: torch.nn.Module, objects: int, tpos: tuple[int, ...], offsets: tuple[int, ...]
+) -> None:
+    features = _features(model, 3)
+    generator = torch.Generator().manual_seed(len(tpos) + 10 * len(offsets))
+    h = features.image_embed.shape[-1]
+    memory = MemoryInputs(
+        maskmem=torch.randn(objects, len(tpos), model.mem_dim, h, h, generator=generator).to(torch.bfloat16),
+        maskmem_tpos=tpos,
+        obj_ptrs=torch.randn(objects, len(offsets), model.hidden_dim, generator=generator),
+        ptr_offsets=offsets,
+        max_ptr_offset=15,
+    )
+    with torch.inference_mode():
+        out = steps.track_frame(model, features, memory)
+    got = _run(
+        _session(onnx_repository, "track_frame"),
+        image_embed=features.image_embed,
+        high_res_0=features.high_res_0,
+        high_res_1=features.high_res_1,
+        maskmem=memory.maskmem.float(),
+        maskmem_tpos=np.asarray(tpos, np.int32),
+        obj_ptrs=memory.obj_ptrs,
+        ptr_offsets=np.asarray(offsets, np.int32),
+        max_ptr_offset=np.asarray([15], np.int32),
+    )
+    expected = [out.low_res_logits, out.object_score_logits, out.obj_ptr, out.iou, out.memory]
+    assert _close(got, expected) <= GRAPH_TOLERANCE
+
+
+def test_constant_pos_enc_equals_the_encoder_output(model: torch.nn.Module) -> None:
+    assert torch.equal(constant_pos_enc(model), _features(model, 0).pos_enc)
