@@ -73,6 +73,13 @@ def test_bad_specs_are_refused_with_a_clear_message(served: ServedModel) -> None
         model_name("segment")
     with pytest.raises(InputError, match="max batch size must be >= 1, got 0"):
         step_config("encode_frame", served, "python", max_batch_size=0)
+    with pytest.raises(InputError, match="instances per model must be >= 1, got 0"):
+        step_config("track_frame", served, "python", instances=0)
+
+
+def test_several_instances_serve_several_videos_at_once(served: ServedModel) -> None:
+    config = _parse(step_config("track_frame", served, "python", instances=3).to_pbtxt())
+    assert [(g.kind, g.count) for g in config.instance_group] == [(model_config_pb2.ModelInstanceGroup.KIND_CPU, 3)]
 
 
 def test_served_model_round_trips_through_json(served: ServedModel) -> None:

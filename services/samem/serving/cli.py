@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=positive_int, help="input size (default: the checkpoint's or config's)")
     p.add_argument("--version", type=positive_int, default=1, help="model version directory (default 1)")
     p.add_argument("--max-batch-size", type=positive_int, default=4, help="frames per batched encode (default 4)")
+    p.add_argument("--instances", type=positive_int, default=1, help="instances of each step model (default 1)")
+    p.add_argument("--device", default="cpu", help="where the python variant runs PyTorch: cpu (default) or cuda[:N]")
     p.set_defaults(handler=run_export)
 
     t = subparsers.add_parser(
@@ -56,6 +58,8 @@ def run_export(args: argparse.Namespace) -> int:
         image_size=args.image_size,
         version=args.version,
         max_batch_size=args.max_batch_size,
+        device=args.device,
+        instances=args.instances,
     )
     served = repo.served
     print(

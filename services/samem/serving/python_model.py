@@ -32,7 +32,7 @@ class TritonPythonModel:
         params = {key: value["string_value"] for key, value in config["parameters"].items()}
         self.step = params[STEP_KEY]
         served = ServedModel.from_json(params[MODEL_KEY])
-        loaded = build_model(served.spec, image_size=served.settings.image_size, seed=served.seed)
+        loaded = build_model(served.spec, image_size=served.settings.image_size, seed=served.seed, device=served.device)
         if loaded.checkpoint_sha256 != served.checkpoint_sha256:
             raise ValueError(
                 f"checkpoint of {served.spec!r} has SHA-256 {loaded.checkpoint_sha256}, the repository was exported"

@@ -52,7 +52,7 @@ def absolute_spec(spec: ModelSpec) -> str:
     return f"{name}:{checkpoint}"
 
 
-def served_model(loaded: LoadedModel, *, seed: int = 0) -> ServedModel:
+def served_model(loaded: LoadedModel, *, seed: int = 0, device: str = "cpu") -> ServedModel:
     """The :class:`ServedModel` record of a built model."""
     model = loaded.model
     if not model.use_high_res_features_in_sam:
@@ -64,6 +64,7 @@ def served_model(loaded: LoadedModel, *, seed: int = 0) -> ServedModel:
         settings=ModelSettings.from_model(model),
         high_res_channels=(int(decoder.conv_s0.out_channels), int(decoder.conv_s1.out_channels)),
         seed=seed,
+        device=device,
     )
 
 
@@ -76,23 +77,29 @@ def write_repository(
     version: int = 1,
     max_batch_size: int = 4,
     seed: int = 0,
+    device: str = "cpu",
+    instances: int = 1,
 ) -> Repository:
     """Write the repository for ``model`` (``NAME[:CHECKPOINT]``) into ``out``, atomically.
 
     ``image_size`` overrides the input size (as :func:`samem.model.build_model`); ``version`` is the version
-    directory of every step model; ``max_batch_size`` bounds the dynamic batching of frame encoding.
+    directory of every step model; ``max_batch_size`` bounds the dynamic batching of frame encoding; ``device``
+    (``cpu``, ``cuda``, ``cuda:1``) is where the python variant's models run PyTorch; ``instances`` is the number
+    of instances of each step model.
     """
     if version < 1:
         raise InputError(f"model version must be >= 1, got {version}")
     spec = parse_model_spec(model) if isinstance(model, str) else model
     loaded = build_model(spec, image_size=image_size, seed=seed)
-    served = served_model(loaded, seed=seed)
+    if device != "cpu" and not device.startswith("cuda"):
+        raise InputError(f"device must be cpu or cuda[:N], got {device!r}")
+    served = served_model(loaded, seed=seed, device=device)
     parity = None
     with atomic_output_dir(out) as staging:
         for step in STEPS:
             directory = staging / model_name(step)
             (directory / str(version)).mkdir(parents=True)
-            config = step_config(step, served, variant, max_batch_size=max_batch_size)
+            config = step_config(step, served, variant, max_batch_size=max_batch_size, instances=instances)
             (directory / "config.pbtxt").write_text(config.to_pbtxt())
             if variant == "python":
                 (directory / str(version) / "model.py").write_text(PYTHON_MODEL_FILE.format(step=step))

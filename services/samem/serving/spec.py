@@ -46,7 +46,7 @@ class ServedModel:
 
     ``spec`` is the ``NAME:CHECKPOINT`` string the server builds the model from (an absolute checkpoint path, or
     ``random``); ``checkpoint_sha256`` is checked when the server loads it. ``high_res_channels`` are the channels
-    of the decoder's two finer feature levels.
+    of the decoder's two finer feature levels; ``device`` is where the python variant runs PyTorch.
     """
 
     spec: str
@@ -54,6 +54,7 @@ class ServedModel:
     settings: ModelSettings
     high_res_channels: tuple[int, int]
     seed: int = 0
+    device: str = "cpu"
 
     def to_json(self) -> str:
         """Compact JSON (one line)."""
@@ -176,21 +177,27 @@ def step_tensors(step: str, served: ServedModel) -> tuple[tuple[TensorSpec, ...]
     raise InputError(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
 
 
-def step_config(step: str, served: ServedModel, variant: Variant, *, max_batch_size: int = 4) -> ModelConfig:
+def step_config(
+    step: str, served: ServedModel, variant: Variant, *, max_batch_size: int = 4, instances: int = 1
+) -> ModelConfig:
     """The Triton config of one step in one variant.
 
     ``python``: KIND_CPU instances of the python backend (PyTorch inside). ``onnx``: KIND_GPU instances of
     onnxruntime; the image encoder additionally through TensorRT in fp16. In both, frame encoding is dynamically
-    batched across requests (videos) up to ``max_batch_size``.
+    batched across requests (videos) up to ``max_batch_size``; ``instances`` model instances per step serve
+    requests of several videos at once (each python-backend instance is a process holding its own model copy).
     """
     if variant not in VARIANTS:
         raise InputError(f"unknown variant {variant!r}; variants: {', '.join(VARIANTS)}")
     if max_batch_size < 1:
         raise InputError(f"max batch size must be >= 1, got {max_batch_size}")
+    if instances < 1:
+        raise InputError(f"instances per model must be >= 1, got {instances}")
     inputs, outputs = step_tensors(step, served)
     batched = step == "encode_frame"
     params = {STEP_KEY: step, MODEL_KEY: served.to_json(), VARIANT_KEY: variant}
     common = {"name": model_name(step), "inputs": inputs, "outputs": outputs, "parameters": params}
+    common["instance_count"] = instances
     common["max_batch_size"] = max_batch_size if batched else 0
     if variant == "python":
         return ModelConfig(

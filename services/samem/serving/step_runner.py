@@ -18,18 +18,12 @@ Arrays = dict[str, np.ndarray]
 
 
 def constant_pos_enc(model: torch.nn.Module) -> torch.Tensor:
-    """The top level's positional encoding [1, C, h, w]: a function of the image size only."""
+    """The top level's positional encoding [1, C, h, w] on the model's device: a function of the image size only."""
     size = int(model.image_size) // int(model.backbone_stride)
     neck = model.image_encoder.neck
+    device = next(model.parameters()).device
     with torch.inference_mode():
-        return neck.position_encoding(torch.zeros(1, neck.d_model, size, size))
-
-
-def _tensor(arrays: Arrays, name: str) -> torch.Tensor:
-    try:
-        return torch.from_numpy(np.ascontiguousarray(arrays[name]))
-    except KeyError:
-        raise InputError(f"missing input {name!r}") from None
+        return neck.position_encoding(torch.zeros(1, neck.d_model, size, size, device=device))
 
 
 def _ints(arrays: Arrays, name: str) -> tuple[int, ...]:
@@ -45,7 +39,7 @@ def _heads(out: StepOutput) -> Arrays:
     }
     if out.memory is not None:
         heads["memory"] = out.memory
-    return {name: value.float().numpy() for name, value in heads.items()}
+    return {name: value.float().cpu().numpy() for name, value in heads.items()}
 
 
 class StepRunner:
@@ -57,14 +51,22 @@ class StepRunner:
         if model.training:
             raise ValueError("StepRunner needs a model in eval mode (call model.eval())")
         self.model, self.step = model, step
+        self.device = next(model.parameters()).device
         self.pos_enc = constant_pos_enc(model)
+
+    def _tensor(self, arrays: Arrays, name: str) -> torch.Tensor:
+        try:
+            array = arrays[name]
+        except KeyError:
+            raise InputError(f"missing input {name!r}") from None
+        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
 
     def _features(self, arrays: Arrays) -> FrameFeatures:
         has_high_res = "high_res_0" in arrays
         return FrameFeatures(
-            image_embed=_tensor(arrays, "image_embed"),
-            high_res_0=_tensor(arrays, "high_res_0") if has_high_res else None,
-            high_res_1=_tensor(arrays, "high_res_1") if has_high_res else None,
+            image_embed=self._tensor(arrays, "image_embed"),
+            high_res_0=self._tensor(arrays, "high_res_0") if has_high_res else None,
+            high_res_1=self._tensor(arrays, "high_res_1") if has_high_res else None,
             pos_enc=self.pos_enc,
         )
 
@@ -74,13 +76,13 @@ class StepRunner:
             return getattr(self, f"_{self.step}")(arrays)
 
     def _encode_frame(self, arrays: Arrays) -> Arrays:
-        out = steps.encode_frame(self.model, _tensor(arrays, "image"))
+        out = steps.encode_frame(self.model, self._tensor(arrays, "image"))
         result = {"image_embed": out.image_embed, "high_res_0": out.high_res_0, "high_res_1": out.high_res_1}
         result["pos_enc"] = out.pos_enc
-        return {name: value.numpy() for name, value in result.items()}
+        return {name: value.cpu().numpy() for name, value in result.items()}
 
     def _decode_prompts(self, arrays: Arrays) -> Arrays:
-        coords, labels = _tensor(arrays, "point_coords"), _tensor(arrays, "point_labels")
+        coords, labels = self._tensor(arrays, "point_coords"), self._tensor(arrays, "point_labels")
         if coords.dim() != 3 or labels.shape != coords.shape[:2] or coords.shape[1] < 1:
             raise InputError(
                 f"point_coords [B, P, 2] and point_labels [B, P] disagree: {tuple(coords.shape)} and"
@@ -90,19 +92,19 @@ class StepRunner:
 
     def _encode_memory(self, arrays: Arrays) -> Arrays:
         features = FrameFeatures(
-            image_embed=_tensor(arrays, "image_embed"), high_res_0=None, high_res_1=None, pos_enc=self.pos_enc
+            image_embed=self._tensor(arrays, "image_embed"), high_res_0=None, high_res_1=None, pos_enc=self.pos_enc
         )
         memory = steps.encode_memory(
             self.model,
             features,
-            _tensor(arrays, "high_res_mask_logits"),
-            _tensor(arrays, "object_score_logits"),
+            self._tensor(arrays, "high_res_mask_logits"),
+            self._tensor(arrays, "object_score_logits"),
             bool(np.asarray(arrays["is_mask_from_pts"]).reshape(-1)[0]),
         )
-        return {"memory": memory.float().numpy()}
+        return {"memory": memory.float().cpu().numpy()}
 
     def _track_frame(self, arrays: Arrays) -> Arrays:
-        maskmem, obj_ptrs = _tensor(arrays, "maskmem"), _tensor(arrays, "obj_ptrs")
+        maskmem, obj_ptrs = self._tensor(arrays, "maskmem"), self._tensor(arrays, "obj_ptrs")
         tpos, offsets = _ints(arrays, "maskmem_tpos"), _ints(arrays, "ptr_offsets")
         if maskmem.dim() != 5 or maskmem.shape[1] != len(tpos):
             raise InputError(f"maskmem {tuple(maskmem.shape)} does not hold the {len(tpos)} memories of maskmem_tpos")
