@@ -22,6 +22,8 @@ from samem.serving.rope import real_rope_model
 from samem.serving.spec import STEPS, model_name
 from samem.serving.step_runner import constant_pos_enc
 
+pytestmark = pytest.mark.slow  # exports four ONNX graphs: about 35 s
+
 # float32 ONNX (onnxruntime, CPU) vs PyTorch on the compact model at 128 px, error |ONNX - PyTorch| / (1 + |PyTorch|)
 # (relative for large values: the test weights amplify object scores to about +-600): measured at most 5e-6
 GRAPH_TOLERANCE = 1e-4

@@ -30,6 +30,8 @@ from samem.serving.server import TritonError, TritonServer, free_port
 from samem.serving.spec import MODEL_KEY, STEPS, ServedModel, model_name
 from samem.serving.triton_backend import TritonBackend
 
+pytestmark = pytest.mark.slow  # starts three real tritonserver processes: about 40 s
+
 THREADS = 1  # the server's models and the in-process reference use the same thread count
 STARTUP_S = 180.0
 
