@@ -48,6 +48,7 @@ def _training_clip(
         image_size=image_size,
         box_noise=recipe.box_noise,
         box_noise_bound=recipe.box_noise_bound,
+        crop=recipe.crop,
     )
 
 
