@@ -154,3 +154,27 @@ def test_trains_from_a_dataset_directory(workdir: Path) -> None:
     assert len(torch.load(out, weights_only=True)["history"]) == 2
     with pytest.raises(InputError):
         train_unet(steps=1, image_size=64, out_path=workdir / "y.pt", frames_from=workdir / "no_dataset")
+
+
+def test_train_unet_command_writes_a_loadable_checkpoint_and_rejects_bad_input(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from samem.cli import main
+
+    root = workdir / "cli_dataset"
+    write_dataset(root, n_clips=1, splits=(1.0, 0.0, 0.0), frame_size=(64, 64), n_frames=(2, 2), progress=False)
+    out = workdir / "cli" / "unet.pt"
+
+    def train(path: Path, size: int) -> int:
+        return main(["train-unet", "--out", str(path), "--steps", "2", "--image-size", str(size), "--batch-size",
+                     "2", "--dataset", str(root), "--no-progress"])  # fmt: skip
+
+    assert train(out, 64) == 0
+    model, config = load_unet(out)
+    assert isinstance(model, UNet) and config["image_size"] == 64 and config["steps"] == 2
+    assert str(out) in capsys.readouterr().out
+
+    assert train(workdir / "bad.pt", 60) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "multiple of 8" in err
+    assert not (workdir / "bad.pt").exists()

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "samem.tracking.cli",
     "samem.analysis.cli",
     "samem.train.cli",
+    "samem.baselines.cli",
     "samem.serving.cli",
 )
 

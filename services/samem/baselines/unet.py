@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,14 @@ import pandas as pd
 import torch
 from scipy import ndimage
 from torch.nn import functional
+from tqdm import tqdm
 
 from samem.baselines.common import check_memory, import_trackpy, link_features, prepare_frame
 from samem.baselines.trackpy_baseline import BaselineResult
 from samem.baselines.unet_model import UNet, dice_bce_loss
-from samem.errors import InputError
+from samem.errors import InputError, OutputError
 from samem.io.video import IntensityNormalizer, open_video
+from samem.train.checkpoint import atomic_save
 
 #: Columns of the U-Net baseline's trajectory table (x = column, y = row; ``mass`` = summed probability,
 #: ``score`` = mean probability of the instance).
@@ -112,6 +115,7 @@ def train_unet(
     low_percentile: float = 0.5,
     high_percentile: float = 99.5,
     device: str = "cpu",
+    progress: bool = False,
 ) -> Path:
     """Train a :class:`~samem.baselines.unet_model.UNet` for foreground segmentation and save a checkpoint.
 
@@ -142,6 +146,8 @@ def train_unet(
         Frame preparation, as in :func:`track_with_unet`.
     device
         Torch device.
+    progress
+        Show a progress bar (stderr).
 
     Returns
     -------
@@ -178,7 +184,7 @@ def train_unet(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=0.05 * learning_rate)
     history: list[float] = []
     model.train()
-    for step in range(steps):
+    for step in tqdm(range(steps), desc="train U-Net", unit="step", disable=not progress, file=sys.stderr):
         if step % refresh_every == 0:
             pool_images, pool_masks = pool()
         pick = torch.from_numpy(rng.choice(len(pool_images), size=batch_size, replace=len(pool_images) < batch_size))
@@ -203,8 +209,11 @@ def train_unet(
         "seed": seed,
     }
     out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": model.state_dict(), "config": config, "history": history}, out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create {str(out.parent)!r}: {e.strerror or e}") from e
+    atomic_save({"model": model.state_dict(), "config": config, "history": history}, out)
     return out
 
 
@@ -260,6 +269,8 @@ def track_with_unet(
         Frames a particle may vanish and still keep its id.
     device
         Torch device.
+    progress
+        Show a progress bar (stderr).
 
     Returns
     -------
