@@ -63,3 +63,14 @@ def test_mask_in_pieces_keeps_the_largest_piece() -> None:
 def test_mismatched_ids_are_refused() -> None:
     with pytest.raises(ValueError, match="do not match"):
         measure_frame(np.zeros((2, 4, 4), bool), frame=0, particle_ids=[1])
+
+
+def test_mask_box_encloses_the_pixels_at_their_edges():
+    from samem.measure import mask_box
+
+    mask = np.zeros((10, 12), dtype=bool)
+    mask[2:5, 3:9] = True
+    mask[7, 4] = True
+    assert mask_box(mask) == (2.5, 1.5, 8.5, 7.5)
+    with pytest.raises(ValueError, match="empty"):
+        mask_box(np.zeros((4, 4), dtype=bool))

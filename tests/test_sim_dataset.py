@@ -28,7 +28,7 @@ def test_dataset_splits_and_index(tmp_path):
         assert clips == [f"clip_{i:05d}" for i in range(n)]
         for clip in clips:
             names = sorted(p.name for p in (root / split / clip).iterdir())
-            assert names == ["gt_masks.tif", "gt_tracks.csv", "meta.json", "video.tif"]
+            assert names == ["gt_masks.tif", "gt_tracks.csv", "meta.json", "prompts.json", "video.tif"]
     first = index["clips"][0]
     video = tifffile.imread(root / first["path"] / "video.tif")
     assert video.shape == (first["n_frames"], first["height"], first["width"])

@@ -110,3 +110,17 @@ def test_failure_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         write_video(tiny(), tmp_path / "out", progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_prompts_are_the_boxes_of_the_first_frame_masks_in_track_format(tmp_path):
+    from samem.tracking.prompts import read_prompt_file
+
+    write_video(tiny(seed=2), tmp_path / "p", progress=False)
+    masks = tifffile.imread(tmp_path / "p" / "gt_masks.tif")
+    prompts = read_prompt_file(tmp_path / "p" / "prompts.json")
+    assert [p.particle for p in prompts] == [int(k) for k in np.unique(masks[0]) if k]
+    for prompt in prompts:
+        assert prompt.frame == 0
+        x0, y0, x1, y1 = prompt.box
+        rows, cols = np.nonzero(masks[0] == prompt.particle)
+        assert (x0, y0, x1, y1) == (cols.min() - 0.5, rows.min() - 0.5, cols.max() + 0.5, rows.max() + 0.5)

@@ -110,3 +110,15 @@ def measure_frame(
             row |= shape_moments(component) | {"mask_score": score, "present": True, "n_fragments": count}
         rows.append(row)
     return rows
+
+
+def mask_box(mask: np.ndarray) -> tuple[float, float, float, float]:
+    """The box (x0, y0, x1, y1) enclosing the pixels of a non-empty mask, at pixel edges (input pixels).
+
+    This is the box a user draws around a particle; prompts in these coordinates go to ``samem track --box``.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        raise ValueError("an empty mask has no box")
+    return float(cols[0] - 0.5), float(rows[0] - 0.5), float(cols[-1] + 0.5), float(rows[-1] + 0.5)

@@ -1,6 +1,6 @@
 """Dataset mode: many randomised clips split into train/val/test, plus a dataset.json index.
 
-Layout: ``OUT_DIR/{train,val,test}/clip_00000/`` (the four files of :mod:`samem.sim.writer`, clips numbered per
+Layout: ``OUT_DIR/{train,val,test}/clip_00000/`` (the files of :mod:`samem.sim.writer`, clips numbered per
 split) and ``OUT_DIR/dataset.json``. Clip i (over the whole dataset, in the order train, val, test) draws its spec
 from child i of ``numpy.random.SeedSequence(seed).spawn(n_clips)``; the whole tree is written atomically.
 """

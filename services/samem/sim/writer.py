@@ -1,4 +1,7 @@
-"""Write a simulated video to disk: video.tif, gt_masks.tif, gt_tracks.csv, meta.json.
+"""Write a simulated video to disk: video.tif, gt_masks.tif, gt_tracks.csv, prompts.json, meta.json.
+
+``prompts.json`` holds the box a user would draw around each particle visible on the first frame (the box enclosing
+its ground-truth mask), in the format of ``samem track --prompts``.
 
 Frames are rendered and appended one at a time (contiguous uncompressed TIFF pages, the tracks CSV row by row),
 so memory does not grow with the video length. :func:`write_video` writes through
@@ -20,6 +23,7 @@ from tqdm import tqdm
 
 from samem import __version__
 from samem.io.output import atomic_output_dir
+from samem.measure import mask_box
 from samem.sim import shapes
 from samem.sim.imaging import Quantizer, incident_counts
 from samem.sim.materials import MATERIALS
@@ -29,7 +33,13 @@ from samem.sim.snr import SNR_DEFINITION, SnrMeter
 from samem.sim.spec import VideoSpec
 
 SIMULATOR_VERSION = f"samem.sim {__version__} (format 1)"
-FILES = ("video.tif", "gt_masks.tif", "gt_tracks.csv", "meta.json")
+FILES = ("video.tif", "gt_masks.tif", "gt_tracks.csv", "prompts.json", "meta.json")
+
+
+def first_frame_prompts(labels: np.ndarray) -> list[dict[str, Any]]:
+    """Box prompts (``samem track --prompts`` format) of the particles visible on a label frame, by particle id."""
+    ids = [int(p) for p in np.unique(labels) if p != 0]
+    return [{"particle": p, "frame": 0, "box": [round(v, 2) for v in mask_box(labels == p)]} for p in ids]
 
 
 class _StackWriter:
@@ -137,7 +147,9 @@ def write_clip(spec: VideoSpec, directory: str | os.PathLike[str], *, progress: 
             table.writeheader()
             frames = simulate(spec, quantizer=quantizer)
             bar = tqdm(frames, total=spec.n_frames, desc="frames", unit="frame", disable=not progress, file=sys.stderr)
-            for frame in bar:
+            for index, frame in enumerate(bar):
+                if index == 0:
+                    (directory / "prompts.json").write_text(json.dumps(first_frame_prompts(frame.labels)) + "\n")
                 video.append(frame.image)
                 masks.append(frame.labels)
                 table.writerows(frame.tracks)
@@ -154,6 +166,6 @@ def write_clip(spec: VideoSpec, directory: str | os.PathLike[str], *, progress: 
 
 
 def write_video(spec: VideoSpec, out_dir: str | os.PathLike[str], *, progress: bool = True) -> dict[str, Any]:
-    """Render ``spec`` into ``out_dir`` atomically (the four files appear together or not at all); return meta."""
+    """Render ``spec`` into ``out_dir`` atomically (the files appear together or not at all); return meta."""
     with atomic_output_dir(out_dir) as staging:
         return write_clip(spec, staging, progress=progress)

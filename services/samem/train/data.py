@@ -18,6 +18,7 @@ from torch import Tensor
 from samem.engine.preprocess import Preprocessor
 from samem.engine.prompts import BOX_LABELS
 from samem.io.video import FrameGeometry, IntensityNormalizer, VideoInfo, VideoReader
+from samem.measure import mask_box
 
 
 class ArrayVideo(VideoReader):
@@ -52,13 +53,6 @@ class TrainingClip:
     def n_objects(self) -> int:
         """Objects prompted in the clip."""
         return len(self.particle_ids)
-
-
-def hugging_box(mask: np.ndarray) -> tuple[float, float, float, float]:
-    """The box (x0, y0, x1, y1) enclosing the pixels of a non-empty mask (pixel edges, input pixels)."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    return float(cols[0] - 0.5), float(rows[0] - 0.5), float(cols[-1] + 0.5), float(rows[-1] + 0.5)
 
 
 def jitter_boxes(boxes: np.ndarray, rng: np.random.Generator, *, noise: float, bound: float, size: int) -> np.ndarray:
@@ -145,7 +139,7 @@ def make_clip(
     prep = Preprocessor(normalizer=IntensityNormalizer.fit(ArrayVideo(video)), geometry=geometry)
     images = torch.stack([prep(frame) for frame in video[window]])
     targets = model_masks(labels[window], chosen, geometry)
-    boxes = geometry.boxes_to_model(np.array([hugging_box(labels[start] == p) for p in chosen]))
+    boxes = geometry.boxes_to_model(np.array([mask_box(labels[start] == p) for p in chosen]))
     boxes = jitter_boxes(boxes, rng, noise=box_noise, bound=box_noise_bound, size=image_size)
     return TrainingClip(
         images=images,

@@ -9,7 +9,8 @@ import torch
 
 from samem.engine import LocalBackend, Preprocessor, Tracker
 from samem.io.video import FrameGeometry, IntensityNormalizer
-from samem.train.data import ArrayVideo, hugging_box, visible_ids
+from samem.measure import mask_box
+from samem.train.data import ArrayVideo, visible_ids
 from samem.train.sources import LabelledVideo
 
 
@@ -29,7 +30,7 @@ def video_ious(model: torch.nn.Module, video: LabelledVideo, *, max_objects: int
         return []
     prep = Preprocessor(normalizer=IntensityNormalizer.fit(ArrayVideo(video.video)), geometry=geometry)
     tracker = Tracker(LocalBackend(model), height=height, width=width, num_frames=n_frames)
-    tracker.add_boxes(0, ids, [hugging_box(video.labels[0] == p) for p in ids])
+    tracker.add_boxes(0, ids, [mask_box(video.labels[0] == p) for p in ids])
     ious = []
     for result in tracker.propagate(lambda t: prep(video.video[t])):
         for k, pid in enumerate(result.particle_ids):
