@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo_out
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean proto
 
 setup: $(STAMP)
 
@@ -34,6 +34,10 @@ lint: setup
 
 test: setup lint
 	$(BIN)/pytest -q
+
+# Regenerate the committed gRPC code (services/samem/service/api) after editing proto/samem/v1/*.proto.
+proto: setup
+	$(BIN)/python -m samem.service.codegen
 
 bench: setup
 	$(BIN)/python bench/bench_msd.py
