@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "samem.analysis.cli",
     "samem.train.cli",
     "samem.baselines.cli",
+    "samem.evaluate.cli",
     "samem.serving.cli",
 )
 
