@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "samem.baselines.cli",
     "samem.evaluate.cli",
     "samem.serving.cli",
+    "samem.service.cli",
 )
 
 EXIT_USAGE = 2

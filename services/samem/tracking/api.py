@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from samem import __version__
-from samem.engine import Backend, LocalBackend, Preprocessor, Tracker
+from samem.engine import Backend, FrameResult, LocalBackend, Preprocessor, Tracker
 from samem.errors import InputError
 from samem.io.output import atomic_output_dir, check_writable_dir
 from samem.io.video import FrameGeometry, IntensityNormalizer, VideoReader, open_video
@@ -39,19 +39,24 @@ class TrackResult:
     masks: np.ndarray | None = field(default=None, repr=False)  # [T, H, W] uint16 labels
 
 
-class _FrameFeed:
-    """Reads each frame once: the model image for the engine, the normalised frame for the overlay."""
+class FrameFeed:
+    """Reads each frame once: the model image for the engine, the normalised frame for the overlay.
+
+    Call it with a frame index for the model image (an engine :data:`~samem.engine.FrameSource`).
+    """
 
     def __init__(self, reader: VideoReader, preprocessor: Preprocessor) -> None:
         self.reader, self.preprocessor = reader, preprocessor
         self._last: tuple[int, np.ndarray] | None = None
 
     def raw(self, index: int) -> np.ndarray:
+        """The frame as read from the file."""
         if self._last is None or self._last[0] != index:
             self._last = (index, self.reader.read(index))
         return self._last[1]
 
     def __call__(self, index: int) -> torch.Tensor:
+        """The frame's model image."""
         return self.preprocessor(self.raw(index))
 
 
@@ -64,7 +69,8 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _add_prompts(tracker: Tracker, prompts: Sequence[PromptSpec]) -> None:
+def add_prompts(tracker: Tracker, prompts: Sequence[PromptSpec]) -> None:
+    """Give ``tracker`` the prompts; one prompt per particle and frame."""
     if not prompts:
         raise InputError("no prompts: give at least one box or point (e.g. --box X0,Y0,X1,Y1)")
     seen: set[tuple[int, int]] = set()
@@ -132,9 +138,9 @@ def track(
         image_size = engine_backend.settings.image_size
         normalizer = IntensityNormalizer.fit(reader)
         geometry = FrameGeometry(height=info.height, width=info.width, size=image_size)
-        feed = _FrameFeed(reader, Preprocessor(normalizer=normalizer, geometry=geometry))
+        feed = FrameFeed(reader, Preprocessor(normalizer=normalizer, geometry=geometry))
         tracker = Tracker(engine_backend, height=info.height, width=info.width, num_frames=len(reader))
-        _add_prompts(tracker, prompts)
+        add_prompts(tracker, prompts)
         run: dict[str, Any] = {
             "input": {"path": str(info.path), "format": info.format, "n_frames": info.n_frames,
                       "height": info.height, "width": info.width, "dtype": str(info.dtype), "px_nm": info.px_nm,
@@ -192,6 +198,11 @@ def _backend(
     return remote, record
 
 
+def presence_probabilities(result: FrameResult) -> np.ndarray:
+    """The objects' presence probabilities on a frame (sigmoid of the object scores): the ``mask_score`` column."""
+    return 1.0 / (1.0 + np.exp(-result.object_scores.astype(np.float64)))
+
+
 def _timings(started: float, tracking_started: float, tracked: list[int]) -> dict[str, Any]:
     seconds = time.perf_counter() - tracking_started
     return {
@@ -204,7 +215,7 @@ def _timings(started: float, tracking_started: float, tracked: list[int]) -> dic
 
 
 def _run(
-    tracker: Tracker, feed: _FrameFeed, writer: TrackOutputWriter | None, keep_labels: bool, progress: bool
+    tracker: Tracker, feed: FrameFeed, writer: TrackOutputWriter | None, keep_labels: bool, progress: bool
 ) -> tuple[list[dict[str, Any]], dict[int, np.ndarray], list[int]]:
     """Propagate; stream each frame to ``writer``; collect rows (and label pages if asked)."""
     rows: list[dict[str, Any]] = []
@@ -216,7 +227,7 @@ def _run(
     bar = tqdm(results, total=total, desc="tracking", unit="frame", disable=not progress, file=sys.stderr)
     for result in bar:
         masks = result.masks
-        scores = 1.0 / (1.0 + np.exp(-result.object_scores.astype(np.float64)))
+        scores = presence_probabilities(result)
         frame_labels = None
         if writer is not None:
             frame_rows, frame_labels = writer.add_frame(

@@ -1,0 +1,211 @@
+"""The client: one channel, the bearer token on every call, errors as :class:`ClientError` with the status code."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import grpc
+import numpy as np
+import pandas as pd
+
+from samem.errors import SamemError
+from samem.service.api import tracking_pb2 as pb
+from samem.service.api import tracking_pb2_grpc as rpc
+from samem.service.encoding import from_run_lengths, png_to_labels
+from samem.tracking.prompts import PromptSpec
+
+CHUNK_BYTES = 256 * 1024  # well below the default 4 MiB message limit
+FINAL = (pb.SUCCEEDED, pb.FAILED, pb.CANCELLED)
+
+
+class ClientError(SamemError):
+    """A call failed; ``code`` is the gRPC status code, the message the server's."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code, self.details = code, message
+
+
+def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return function(*args, **kwargs)
+    except grpc.RpcError as e:
+        raise ClientError(e.code(), e.details() or "") from e
+
+
+def _stream(iterator: Iterator[Any]) -> Iterator[Any]:
+    try:
+        yield from iterator
+    except grpc.RpcError as e:
+        raise ClientError(e.code(), e.details() or "") from e
+
+
+def prompt_message(prompt: PromptSpec) -> pb.Prompt:
+    """A :class:`PromptSpec` as a message."""
+    message = pb.Prompt(particle=prompt.particle, frame=prompt.frame)
+    if prompt.box is not None:
+        x0, y0, x1, y1 = prompt.box
+        message.box.CopyFrom(pb.Box(x0=x0, y0=y0, x1=x1, y1=y1))
+    labels = prompt.labels or (1,) * len(prompt.points)
+    for (x, y), label in zip(prompt.points, labels, strict=True):
+        message.points.append(pb.Point(x=x, y=y, positive=bool(label)))
+    return message
+
+
+class Client:
+    """A connection to the service at ``address`` (``HOST:PORT``) as the holder of ``token``."""
+
+    def __init__(self, address: str, *, token: str, timeout_s: float = 30.0) -> None:
+        self.channel = grpc.insecure_channel(address)
+        self.timeout_s = timeout_s
+        self._metadata = (("authorization", f"Bearer {token}"),)
+        self.videos = rpc.VideosStub(self.channel)
+        self.prompts = rpc.PromptsStub(self.channel)
+        self.jobs = rpc.JobsStub(self.channel)
+        self.results = rpc.ResultsStub(self.channel)
+
+    def _unary(self, method: Any, request: Any) -> Any:
+        return _call(method, request, metadata=self._metadata, timeout=self.timeout_s)
+
+    # ----- videos -----
+
+    def upload_video(self, path: str | os.PathLike[str], *, px_nm: float = 0.0, fps: float = 0.0) -> pb.Video:
+        """Upload a video file in chunks (with its SHA-256, checked by the server)."""
+        import hashlib
+
+        source = Path(path)
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        header = pb.UploadHeader(
+            filename=source.name, size_bytes=source.stat().st_size, sha256=digest, px_nm=px_nm, fps=fps
+        )
+
+        def messages() -> Iterator[pb.UploadVideoRequest]:
+            yield pb.UploadVideoRequest(header=header)
+            with open(source, "rb") as handle:
+                for block in iter(lambda: handle.read(CHUNK_BYTES), b""):
+                    yield pb.UploadVideoRequest(chunk=block)
+
+        return _call(self.videos.UploadVideo, messages(), metadata=self._metadata, timeout=None)
+
+    def register_video(self, path: str, *, px_nm: float = 0.0, fps: float = 0.0) -> pb.Video:
+        """Register a file on the shared storage (path relative to its root)."""
+        return self._unary(self.videos.RegisterVideo, pb.RegisterVideoRequest(path=path, px_nm=px_nm, fps=fps))
+
+    def get_video(self, video_id: str) -> pb.Video:
+        """A video's record."""
+        return self._unary(self.videos.GetVideo, pb.GetVideoRequest(video_id=video_id))
+
+    def list_videos(self, *, all_users: bool = False) -> list[pb.Video]:
+        """Your videos (every user's for admins with ``all_users``)."""
+        return list(self._unary(self.videos.ListVideos, pb.ListVideosRequest(all_users=all_users)).videos)
+
+    def delete_video(self, video_id: str) -> None:
+        """Delete a video and everything it owns."""
+        self._unary(self.videos.DeleteVideo, pb.DeleteVideoRequest(video_id=video_id))
+
+    # ----- prompts -----
+
+    def set_prompts(self, video_id: str, prompts: Sequence[PromptSpec]) -> list[pb.Prompt]:
+        """Add or replace prompts; return the video's prompts."""
+        request = pb.SetPromptsRequest(video_id=video_id, prompts=[prompt_message(p) for p in prompts])
+        return list(self._unary(self.prompts.SetPrompts, request).prompts)
+
+    def remove_prompt(self, video_id: str, particle: int, frame: int | None = None) -> list[pb.Prompt]:
+        """Remove a particle's prompt on ``frame`` (on every frame when None)."""
+        request = pb.RemovePromptRequest(
+            video_id=video_id, particle=particle, frame=frame or 0, all_frames=frame is None
+        )
+        return list(self._unary(self.prompts.RemovePrompt, request).prompts)
+
+    def list_prompts(self, video_id: str) -> list[pb.Prompt]:
+        """The video's prompts."""
+        return list(self._unary(self.prompts.ListPrompts, pb.ListPromptsRequest(video_id=video_id)).prompts)
+
+    # ----- jobs -----
+
+    def start_propagation(self, video_id: str) -> pb.Job:
+        """Start tracking the video's prompted particles."""
+        return self._unary(self.jobs.StartPropagation, pb.StartPropagationRequest(video_id=video_id))
+
+    def get_job(self, job_id: str) -> pb.Job:
+        """A job's state and progress."""
+        return self._unary(self.jobs.GetJob, pb.GetJobRequest(job_id=job_id))
+
+    def list_jobs(self, video_id: str = "", *, all_users: bool = False) -> list[pb.Job]:
+        """Your jobs (of one video when given)."""
+        return list(self._unary(self.jobs.ListJobs, pb.ListJobsRequest(video_id=video_id, all_users=all_users)).jobs)
+
+    def watch(self, job_id: str, *, include_results: bool = False) -> Iterator[pb.JobEvent]:
+        """Job updates (and per-frame results) until the job ends."""
+        request = pb.WatchJobRequest(job_id=job_id, include_results=include_results)
+        return _stream(self.jobs.WatchJob(request, metadata=self._metadata))
+
+    def wait(self, job_id: str, *, timeout_s: float = 600.0) -> pb.Job:
+        """Block until the job ends; return its final record."""
+        deadline = time.monotonic() + timeout_s
+        job = self.get_job(job_id)
+        while job.state not in FINAL:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {pb.JobState.Name(job.state)} after {timeout_s} s")
+            time.sleep(0.1)
+            job = self.get_job(job_id)
+        return job
+
+    def cancel(self, job_id: str) -> pb.Job:
+        """Ask a job to stop."""
+        return self._unary(self.jobs.CancelJob, pb.CancelJobRequest(job_id=job_id))
+
+    # ----- results -----
+
+    def trajectories_csv(self, job_id: str) -> bytes:
+        """The trajectories.csv text of a finished job."""
+        return self._unary(self.results.GetTrajectories, pb.GetTrajectoriesRequest(job_id=job_id)).csv
+
+    def trajectories(self, job_id: str) -> pd.DataFrame:
+        """The trajectories of a finished job as a table."""
+        return pd.read_csv(io.BytesIO(self.trajectories_csv(job_id)))
+
+    def masks(self, job_id: str, start: int = 0, stop: int = 0, *, rle: bool = False) -> dict[int, np.ndarray]:
+        """Label images {frame: uint16 (H, W)} of frames [start, stop) (stop 0: the end)."""
+        encoding = pb.MaskEncoding.RLE if rle else pb.MaskEncoding.PNG
+        request = pb.GetMasksRequest(job_id=job_id, start_frame=start, stop_frame=stop, encoding=encoding)
+        out = {}
+        for frame in _stream(self.results.GetMasks(request, metadata=self._metadata, timeout=self.timeout_s)):
+            if frame.WhichOneof("labels") == "rle":
+                out[frame.frame] = from_run_lengths(
+                    frame.rle.values, frame.rle.lengths, height=frame.height, width=frame.width
+                )
+            else:
+                out[frame.frame] = png_to_labels(frame.png)
+        return out
+
+    def start_analysis(
+        self, job_id: str, *, px_nm: float = 0.0, fps: float = 0.0, exposure_fraction: float | None = None
+    ) -> pb.Job:
+        """Start the statistics of a finished propagation job."""
+        request = pb.StartAnalysisRequest(job_id=job_id, px_nm=px_nm, fps=fps)
+        if exposure_fraction is not None:
+            request.exposure_fraction = exposure_fraction
+        return self._unary(self.results.StartAnalysis, request)
+
+    def analysis(self, job_id: str) -> pb.Analysis:
+        """stats.json, tables and plots of a finished analysis job."""
+        return self._unary(self.results.GetAnalysis, pb.GetAnalysisRequest(job_id=job_id))
+
+    def close(self) -> None:
+        """Close the channel."""
+        self.channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()

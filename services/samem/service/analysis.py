@@ -1,0 +1,45 @@
+"""Run one analysis job on a worker: a finished propagation's trajectories -> ``samem analyze`` outputs in Redis."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from samem.analysis import analyze, write_analysis
+from samem.io.tables import drop_absent_rows, validate_trajectories
+from samem.measure import MEASUREMENT_COLUMNS
+from samem.service.records import FAILED, FINAL_STATES, RUNNING, SUCCEEDED
+from samem.service.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def run_analysis(job_id: str, *, store: Store) -> str:
+    """Analyse the source job's trajectories with the job's calibration; store stats.json, tables and plots."""
+    job = store.job(job_id)
+    if job.state in FINAL_STATES:
+        return job.state
+    store.update_job(job_id, state=RUNNING)
+    try:
+        params = job.params
+        by_frame = store.frame_rows(params["source_job"])
+        rows = [row for frame in sorted(by_frame) for row in by_frame[frame]]
+        table = validate_trajectories(drop_absent_rows(pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS))))
+        result = analyze(
+            table, px_nm=float(params["px_nm"]), fps=float(params["fps"]),
+            exposure_fraction=float(params["exposure_fraction"]),
+        )  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="samem-analysis-") as scratch:
+            out = write_analysis(result, Path(scratch) / "analysis", source=f"job {params['source_job']}")
+            files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
+        stats = files.pop("stats.json", b"{}").decode()
+        store.put_analysis(job_id, stats, files)
+    except Exception as e:
+        log.exception("analysis job %s failed", job_id)
+        store.update_job(job_id, state=FAILED, error=f"{type(e).__name__}: {e}")
+        return FAILED
+    store.update_job(job_id, state=SUCCEEDED, frames_total=1)
+    return SUCCEEDED
