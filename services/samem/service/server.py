@@ -63,6 +63,9 @@ class Core:
 
 
 def _abort(context: grpc.ServicerContext, error: Exception) -> None:
+    if isinstance(error, grpc.RpcError):  # the client's stream broke (cancelled, oversized): the call is over
+        log.info("call ended by its stream: %s", error)
+        return
     mapped = status_of(error)
     if mapped is None:
         log.exception("internal error")
