@@ -5,10 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo_out
 
-.PHONY: setup demo test lint bench clean proto
+.PHONY: setup demo test lint bench clean proto redis
 
 setup: $(STAMP)
 
+# setuptools < 81: tritonclient's shared-memory utilities import pkg_resources, which setuptools 81 removed.
 # CPU torch first and pinned: an unpinned torch would pull the CUDA build (several GB).
 # sam2 (SAM 2's code) goes in without its torchvision requirement (no CPU torchvision exists here; the modules
 # samem uses do not import it), built without isolation against the installed torch and without its CUDA extension.
@@ -16,7 +17,7 @@ setup: $(STAMP)
 # ships (they run on CPU-only machines), not pytriton's own Python stack.
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	$(BIN)/pip install -q --upgrade pip "setuptools<81" wheel
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test]'
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install -q --no-deps --no-build-isolation sam2==1.1.0
@@ -32,7 +33,11 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 
-test: setup lint
+# The service tests start their own redis-server (free port, nothing on disk): install it where it is missing.
+redis:
+	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
+
+test: setup lint redis
 	$(BIN)/pytest -q
 
 # Regenerate the committed gRPC code (services/samem/service/api) after editing proto/samem/v1/*.proto.

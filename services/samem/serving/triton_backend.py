@@ -80,7 +80,7 @@ class _Region:
         self.close()
         size = max(size, 2 * self.size)
         self.name = f"samem_{os.getpid()}_{next(_regions)}_{self._role}"
-        self._handle = shm.create_shared_memory_region(self.name, f"/{self.name}", size, create_only=True)
+        self._handle = shm.create_shared_memory_region(self.name, f"/{self.name}", size)  # names are unique per process
         self._client.register_system_shared_memory(self.name, f"/{self.name}", size)
         self.size = size
 
