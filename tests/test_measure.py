@@ -74,3 +74,13 @@ def test_mask_box_encloses_the_pixels_at_their_edges():
     assert mask_box(mask) == (2.5, 1.5, 8.5, 7.5)
     with pytest.raises(ValueError, match="empty"):
         mask_box(np.zeros((4, 4), dtype=bool))
+
+
+def test_label_boxes_gives_each_object_its_box_by_id():
+    from samem.measure import label_boxes, mask_box
+
+    labels = np.zeros((10, 12), dtype=np.uint16)
+    labels[2:5, 3:9] = 4
+    labels[7:9, 1:3] = 2
+    assert label_boxes(labels) == {2: mask_box(labels == 2), 4: (2.5, 1.5, 8.5, 4.5)}
+    assert label_boxes(np.zeros((3, 3), dtype=np.uint16)) == {}

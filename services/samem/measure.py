@@ -122,3 +122,8 @@ def mask_box(mask: np.ndarray) -> tuple[float, float, float, float]:
     if rows.size == 0:
         raise ValueError("an empty mask has no box")
     return float(cols[0] - 0.5), float(rows[0] - 0.5), float(cols[-1] + 0.5), float(rows[-1] + 0.5)
+
+
+def label_boxes(labels: np.ndarray) -> dict[int, tuple[float, float, float, float]]:
+    """``{object id: box}`` (:func:`mask_box`) of every object of a label frame (0 = background), by id."""
+    return {int(k): mask_box(labels == k) for k in np.unique(labels) if k != 0}

@@ -25,7 +25,7 @@ import tifffile
 
 from samem.errors import InputError
 from samem.evaluate.testsets import EvalVideo
-from samem.measure import mask_box
+from samem.measure import label_boxes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,12 +62,6 @@ def gt_labels(video: EvalVideo) -> np.ndarray:
         return tifffile.imread(path)
 
 
-def first_frame_boxes(labels: np.ndarray) -> dict[int, tuple[float, float, float, float]]:
-    """``{particle id: box (x0, y0, x1, y1)}`` enclosing each particle's mask on a label frame (input pixels)."""
-    ids = [int(k) for k in np.unique(labels) if k != 0]
-    return {k: mask_box(labels == k) for k in ids}
-
-
 class SamemMethod:
     """SAM 2 tracking with box prompts on frame 0; the model is built once, at construction."""
 
@@ -89,7 +83,7 @@ class SamemMethod:
         from samem.tracking import track
         from samem.tracking.prompts import PromptSpec
 
-        boxes = first_frame_boxes(np.asarray(gt_labels(video)[0]))
+        boxes = label_boxes(np.asarray(gt_labels(video)[0]))
         if not boxes:
             raise InputError(f"{video.name}: no particle visible on frame 0 to prompt")
         prompts = [PromptSpec(particle=k, frame=0, box=box) for k, box in boxes.items()]

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from samem import __version__
 from samem.io.output import atomic_output_dir
-from samem.measure import mask_box
+from samem.measure import label_boxes
 from samem.sim import shapes
 from samem.sim.imaging import Quantizer, incident_counts
 from samem.sim.materials import MATERIALS
@@ -38,8 +38,7 @@ FILES = ("video.tif", "gt_masks.tif", "gt_tracks.csv", "prompts.json", "meta.jso
 
 def first_frame_prompts(labels: np.ndarray) -> list[dict[str, Any]]:
     """Box prompts (``samem track --prompts`` format) of the particles visible on a label frame, by particle id."""
-    ids = [int(p) for p in np.unique(labels) if p != 0]
-    return [{"particle": p, "frame": 0, "box": [round(v, 2) for v in mask_box(labels == p)]} for p in ids]
+    return [{"particle": p, "frame": 0, "box": [round(v, 2) for v in box]} for p, box in label_boxes(labels).items()]
 
 
 class _StackWriter:
