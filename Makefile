@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo_out
 
-.PHONY: setup demo test lint bench clean proto redis
+.PHONY: setup demo test lint bench clean proto redis browser
 
 setup: $(STAMP)
 
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip "setuptools<81" wheel
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,dashboard]'
 	SAM2_BUILD_CUDA=0 $(BIN)/pip install -q --no-deps --no-build-isolation sam2==1.1.0
 	$(BIN)/pip install -q --no-deps nvidia-pytriton==0.7.0
 	touch $@
@@ -37,7 +37,11 @@ lint: setup
 redis:
 	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
 
-test: setup lint redis
+# The dashboard's end-to-end tests drive Debian's chromium through playwright (playwright's own download fails here).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: setup lint redis browser
 	$(BIN)/pytest -q
 
 # Regenerate the committed gRPC code (services/samem/service/api) after editing proto/samem/v1/*.proto.

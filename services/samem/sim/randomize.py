@@ -121,13 +121,13 @@ def _random_particle(
 
 
 def _random_imaging(
-    rng: np.random.Generator, *, px_nm: float, fps: float, particles: list[ParticleSpec]
+    rng: np.random.Generator, *, px_nm: float, fps: float, particles: list[ParticleSpec], cnr: tuple[float, float]
 ) -> ImagingSpec:
     liquid = LIQUIDS[0]
     thickness = _log_uniform(rng, 30.0, 1000.0)
     exposure = float(rng.uniform(0.5, 1.0)) / fps
     # Choose the dose so that a typical particle has a target per-pixel CNR (before blur): from barely to clearly.
-    target_cnr = _log_uniform(rng, 0.3, 12.0)
+    target_cnr = _log_uniform(rng, *cnr)
     typical = particles[int(rng.integers(len(particles)))]
     t = min(typical.size_nm / (typical.aspect if typical.shape == "triangle" else 1.0), thickness)
     delta = t * (1.0 / mean_free_path(typical.material) - 1.0 / mean_free_path(liquid))
@@ -157,6 +157,7 @@ def random_spec(
     frame_size: tuple[int, int] = (512, 1024),
     n_frames: tuple[int, int] = (8, 16),
     max_particles: int = 10,
+    cnr: tuple[float, float] = (0.3, 12.0),
     seed: int | None = None,
 ) -> VideoSpec:
     """A broadly randomised :class:`VideoSpec`.
@@ -171,6 +172,8 @@ def random_spec(
         Clip length range, frames (inclusive).
     max_particles : int
         Up to this many particles (at least 1).
+    cnr : tuple of float
+        Range of the target per-pixel contrast-to-noise ratio of a typical particle (log-uniform); the dose follows.
     seed : int, optional
         The spec's simulation seed; default drawn from ``rng``.
     """
@@ -179,6 +182,8 @@ def random_spec(
         raise InputError(f"frame size range must satisfy 8 <= min <= max, got {frame_size!r}")
     if not 1 <= n_frames[0] <= n_frames[1]:
         raise InputError(f"clip length range must satisfy 1 <= min <= max, got {n_frames!r}")
+    if not 0 < cnr[0] <= cnr[1]:
+        raise InputError(f"CNR range must satisfy 0 < min <= max, got {cnr!r}")
     if max_particles < 1:
         raise InputError(f"max particles must be >= 1, got {max_particles!r}")
 
@@ -196,7 +201,7 @@ def random_spec(
         particles.append(
             _random_particle(rng, width=width, height=height, px_nm=px_nm, fps=fps, n_frames=length, placed=particles)
         )
-    imaging = _random_imaging(rng, px_nm=px_nm, fps=fps, particles=particles)
+    imaging = _random_imaging(rng, px_nm=px_nm, fps=fps, particles=particles, cnr=cnr)
     return VideoSpec(
         width=width,
         height=height,

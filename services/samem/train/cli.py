@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--lr-encoder", type=positive_float, help="peak learning rate of the image encoder's top")
     g.add_argument("--batch-size", "--clips-per-step", dest="clips_per_step", type=positive_int, help="clips per step")
     g.add_argument("--frames", type=positive_int, help="frames per clip (>= 2)")
+    g.add_argument("--short-clips", type=float, metavar="FRACTION", help="fraction of clips cut to 2 frames")
+    g.add_argument("--easy-steps", type=non_negative_int, help="steps of the clear-to-noisy CNR curriculum")
     g.add_argument("--objects", dest="max_objects", type=positive_int, help="maximum objects per clip")
     g.add_argument("--image-size", type=positive_int, help="model input size (multiple of 16)")
     g.add_argument("--val-every", type=positive_int, help="validate every N steps")
@@ -45,8 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-OVERRIDES = ("steps", "lr", "lr_encoder", "clips_per_step", "frames", "max_objects", "image_size", "val_every",
-             "val_clips", "checkpoint_every", "device", "precision", "workers", "threads", "seed")  # fmt: skip
+OVERRIDES = ("steps", "lr", "lr_encoder", "clips_per_step", "frames", "short_clips", "easy_steps", "max_objects",
+             "image_size", "val_every", "val_clips", "checkpoint_every", "device", "precision", "workers", "threads",
+             "seed")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,7 +30,10 @@ class TrainRecipe:
     as a fraction of the box side (uniform), capped at ``box_noise_bound`` model pixels, as SAM 2 samples boxes.
     ``image_size`` None trains at the config's input size. ``frame_size`` is the range of simulated frame sides;
     ``crop`` the range of the side fraction of a random window cut from each clip before it is resized (1, 1: whole
-    frames).
+    frames). ``short_clips`` is the fraction of clips cut to 2 frames (the prompted one and one tracked): cheap
+    clips that mostly teach prompt following. ``cnr`` is the range of the simulator's target per-pixel
+    contrast-to-noise ratio; over the first ``easy_steps`` its lower bound falls log-linearly from a quarter of
+    the upper bound to ``cnr[0]`` (a curriculum from clear to barely visible particles).
     """
 
     name: str = "custom"
@@ -59,6 +62,9 @@ class TrainRecipe:
     box_noise_bound: float = 20.0
     frame_size: tuple[int, int] = (512, 1024)
     crop: tuple[float, float] = (1.0, 1.0)
+    short_clips: float = 0.0
+    cnr: tuple[float, float] = (0.3, 12.0)
+    easy_steps: int = 0
     max_particles: int = 10
     val_every: int = 250
     val_clips: int = 8
@@ -77,7 +83,7 @@ class TrainRecipe:
                 isinstance(value, int) and not isinstance(value, bool) and value >= 1,
                 f"{name} must be an integer >= 1, got {value!r}",
             )
-        for name in ("warmup_steps", "val_clips", "seed", "workers"):
+        for name in ("warmup_steps", "val_clips", "seed", "workers", "easy_steps"):
             value = getattr(self, name)
             _check(
                 isinstance(value, int) and not isinstance(value, bool) and value >= 0,
@@ -105,6 +111,9 @@ class TrainRecipe:
         _check(8 <= lo <= hi, f"frame_size must satisfy 8 <= min <= max, got {self.frame_size!r}")
         c_lo, c_hi = self.crop
         _check(0.05 <= c_lo <= c_hi <= 1.0, f"crop must satisfy 0.05 <= min <= max <= 1, got {self.crop!r}")
+        _check(0 <= self.short_clips <= 1, f"short_clips must be in [0, 1], got {self.short_clips!r}")
+        n_lo, n_hi = self.cnr
+        _check(0 < n_lo <= n_hi, f"cnr must satisfy 0 < min <= max, got {self.cnr!r}")
         _check(self.max_particles >= 1, f"max_particles must be >= 1, got {self.max_particles!r}")
         _check(self.focal_weight + self.dice_weight > 0, "focal_weight and dice_weight cannot both be 0")
 
@@ -115,6 +124,16 @@ class TrainRecipe:
         _check(not unknown, f"unknown recipe field(s): {', '.join(unknown)}")
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
+    def cnr_range(self, step: int) -> tuple[float, float]:
+        """The simulator's CNR range at training step ``step`` (1-based), following the ``easy_steps`` curriculum."""
+        low, high = self.cnr
+        if step >= self.easy_steps:
+            return low, high
+        start = min(high / 4.0, high)
+        start = max(start, low)
+        fraction = max(step - 1, 0) / self.easy_steps
+        return start * (low / start) ** fraction, high
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able fields."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
@@ -123,35 +142,38 @@ class TrainRecipe:
     def from_dict(cls, values: dict[str, Any]) -> TrainRecipe:
         """The inverse of :meth:`to_dict`."""
         known = {f.name for f in dataclasses.fields(cls)}
-        fields = {k: tuple(v) if k in ("frame_size", "crop") else v for k, v in values.items() if k in known}
+        fields = {k: tuple(v) if k in ("frame_size", "crop", "cnr") else v for k, v in values.items() if k in known}
         return cls(**fields)
 
 
-# samem-compact from scratch on a 2-core CPU in about two hours: 256 px (at 512 px the per-object memory attention
-# makes a step ~5x slower), 4-frame clips, up to 8 objects, 4000 steps of ~1.1 s on one thread (one thread: the
-# machine is shared and two oversubscribed threads were 5-10x slower); higher learning rates than a fine-tune
-# because the weights start random. Crops of 50-100 % of the frame widen the particle sizes seen in model pixels
-# (at 256 px a 8 px particle of a 1024 px frame is 2 px): in 150-step trials on fresh clips, crops learned faster
-# early (train IoU 0.09 vs 0.06 at step 50, 0.15 vs 0.08 at step 75) and equal by step 150.
+# samem-compact from scratch on a 2-core CPU in under two hours: 256 px (at 512 px the per-object memory attention
+# makes a step ~5x slower), up to 8 objects, one thread (the machine is shared; two oversubscribed threads were
+# 5-10x slower). A first run (4000 steps, all clips 4 frames, lr 5e-4, full CNR range) reached train IoU 0.24 and
+# validation J 0.1 and often ignored the box prompt; a 2-frame clip overfit in 120 steps, so half the clips are
+# 2 frames (prompt following, ~0.6 s/step) and the CNR range opens from clear to barely visible over the first 2000
+# steps. Crops of 50-100 % of the frame widen the particle sizes seen in model pixels (at 256 px a 8 px particle of
+# a 1024 px frame is 2 px).
 COMPACT = TrainRecipe(
     name="compact",
     model="samem-compact:random",
     image_size=256,
-    steps=4000,
+    steps=6000,
     clips_per_step=1,
     frames=4,
+    short_clips=0.5,
+    easy_steps=2000,
     max_objects=8,
-    lr=5e-4,
-    lr_encoder=5e-4,
+    lr=8e-4,
+    lr_encoder=8e-4,
     layer_decay=0.9,
     weight_decay=0.05,
-    warmup_steps=150,
+    warmup_steps=200,
     min_lr_ratio=0.05,
     grad_clip=1.0,
     box_noise_bound=5.0,
     frame_size=(192, 512),
     crop=(0.5, 1.0),
-    val_every=500,
+    val_every=1000,
     val_clips=8,
     val_frames=8,
     checkpoint_every=50,

@@ -36,14 +36,21 @@ def _rng(*keys: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(k) for k in keys]))
 
 
+def _clip_frames(rng: np.random.Generator, recipe: TrainRecipe) -> int:
+    """Frames of the next clip: 2 for a ``short_clips`` fraction of clips, else ``recipe.frames``."""
+    if recipe.short_clips > 0 and rng.uniform() < recipe.short_clips:
+        return 2
+    return recipe.frames
+
+
 def _training_clip(
-    video: LabelledVideo, rng: np.random.Generator, recipe: TrainRecipe, image_size: int
+    video: LabelledVideo, rng: np.random.Generator, recipe: TrainRecipe, image_size: int, frames: int
 ) -> TrainingClip | None:
     return make_clip(
         video.video,
         video.labels,
         rng=rng,
-        frames=recipe.frames,
+        frames=frames,
         max_objects=recipe.max_objects,
         image_size=image_size,
         box_noise=recipe.box_noise,
@@ -62,12 +69,15 @@ class SimulatedSource:
         """For recipe.json and messages."""
         return "simulator (on the fly)"
 
-    def _video(self, rng: np.random.Generator, n_frames: int, name: str) -> LabelledVideo:
+    def _video(
+        self, rng: np.random.Generator, n_frames: int, name: str, cnr: tuple[float, float] | None = None
+    ) -> LabelledVideo:
         spec = random_spec(
             rng,
             frame_size=self.recipe.frame_size,
             n_frames=(n_frames, n_frames),
             max_particles=self.recipe.max_particles,
+            cnr=self.recipe.cnr if cnr is None else cnr,
         )
         result = simulate_video(spec)
         return LabelledVideo(video=result.video, labels=result.labels, name=name)
@@ -77,8 +87,9 @@ class SimulatedSource:
         r = self.recipe
         for attempt in range(MAX_ATTEMPTS):
             rng = _rng(r.seed, TRAIN_STREAM, step, index, attempt)
-            video = self._video(rng, r.frames, f"step{step}")
-            clip = _training_clip(video, rng, r, self.image_size)
+            frames = _clip_frames(rng, r)
+            video = self._video(rng, frames, f"step{step}", r.cnr_range(step))
+            clip = _training_clip(video, rng, r, self.image_size, frames)
             if clip is not None:
                 return clip
         raise RuntimeError(f"no simulated clip with a visible particle in {MAX_ATTEMPTS} attempts")
@@ -140,8 +151,9 @@ class DatasetSource:
         r = self.recipe
         for attempt in range(MAX_ATTEMPTS):
             rng = _rng(r.seed, TRAIN_STREAM, step, index, attempt)
+            frames = _clip_frames(rng, r)
             video = _read_clip(self.train_dirs[int(rng.integers(len(self.train_dirs)))])
-            clip = _training_clip(video, rng, r, self.image_size)
+            clip = _training_clip(video, rng, r, self.image_size, frames)
             if clip is not None:
                 return clip
         raise InputError(
