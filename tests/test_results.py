@@ -9,6 +9,7 @@ import tifffile
 
 from samem.errors import InputError
 from samem.results.labels import masks_to_labels
+from samem.results.measured import MeasuredFrame
 from samem.results.overlay import OverlayWriter
 from samem.results.writer import TrackOutputWriter
 
@@ -62,7 +63,7 @@ def test_writer_streams_every_output(tmp_path: Path) -> None:
     writer = TrackOutputWriter(tmp_path, n_frames=5, height=HEIGHT, width=WIDTH, fps=10)
     for t in (1, 2, 3):  # frame 0 is before the first prompt; frame 4 after the end of tracking
         masks = np.stack([disc(20 + t, 20, 5), np.zeros((HEIGHT, WIDTH), bool) if t == 3 else disc(50, 25, 4)])
-        writer.add_frame(t, np.full((HEIGHT, WIDTH), 0.3), masks, [1, 2], scores=[0.9, 0.8])
+        writer.add_frame(MeasuredFrame.from_masks(t, masks, [1, 2], scores=[0.9, 0.8]), np.full((HEIGHT, WIDTH), 0.3))
     writer.close({"model": "test"})
     labels = tifffile.imread(tmp_path / "masks.tif")
     assert labels.shape == (5, HEIGHT, WIDTH)
@@ -82,7 +83,7 @@ def test_writer_streams_every_output(tmp_path: Path) -> None:
 def test_writer_refuses_frames_out_of_order(tmp_path: Path) -> None:
     writer = TrackOutputWriter(tmp_path, n_frames=5, height=HEIGHT, width=WIDTH, fps=10, overlay=None)
     masks = disc(20, 20, 5)[None]
-    writer.add_frame(2, np.zeros((HEIGHT, WIDTH)), masks, [1])
+    writer.add_frame(MeasuredFrame.from_masks(2, masks, [1]), np.zeros((HEIGHT, WIDTH)))
     with pytest.raises(ValueError, match="out of order"):
-        writer.add_frame(1, np.zeros((HEIGHT, WIDTH)), masks, [1])
+        writer.add_frame(MeasuredFrame.from_masks(1, masks, [1]), np.zeros((HEIGHT, WIDTH)))
     writer.close({})

@@ -5,15 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tifffile
 
-from samem.measure import MEASUREMENT_COLUMNS, measure_frame
-from samem.results.labels import masks_to_labels
+from samem.measure import MEASUREMENT_COLUMNS
+from samem.results.measured import MeasuredFrame
 from samem.results.overlay import OverlayWriter
 
 TRAJECTORIES = "trajectories.csv"
@@ -52,32 +51,18 @@ class TrackOutputWriter:
         )
         self.frames_written = 0
 
-    def add_frame(
-        self,
-        frame_index: int,
-        frame: np.ndarray,
-        masks: np.ndarray,
-        particle_ids: Sequence[int],
-        *,
-        logits: np.ndarray | None = None,
-        scores: Sequence[float] | None = None,
-    ) -> tuple[list[dict[str, Any]], np.ndarray]:
-        """Record the masks (n_objects, H, W) of frame ``frame_index``; ``frame`` is the normalised image.
-
-        Returns the frame's measurement rows and its label image.
-        """
-        if frame_index < self._next_page or frame_index >= self.n_frames:
-            raise ValueError(f"frame {frame_index} is out of order or range (next is {self._next_page})")
-        while self._next_page < frame_index:
+    def add_frame(self, measured: MeasuredFrame, frame: np.ndarray) -> None:
+        """Record a measured frame; ``frame`` is its normalised image (for the overlay)."""
+        index = measured.frame
+        if index < self._next_page or index >= self.n_frames:
+            raise ValueError(f"frame {index} is out of order or range (next is {self._next_page})")
+        while self._next_page < index:
             self._write_page(np.zeros(self.shape, np.uint16))
-        labels = masks_to_labels(masks, particle_ids, logits=logits)
-        self._write_page(labels)
-        rows = measure_frame(masks, frame=frame_index, particle_ids=particle_ids, scores=scores)
-        self._table.writerows(rows)
+        self._write_page(measured.labels)
+        self._table.writerows(measured.rows)
         if self._overlay is not None:
-            self._overlay.append(frame, labels)
+            self._overlay.append(frame, measured.labels)
         self.frames_written += 1
-        return rows, labels
 
     def _write_page(self, labels: np.ndarray) -> None:
         self._masks.write(labels, contiguous=True, photometric="minisblack")

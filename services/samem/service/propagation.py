@@ -13,13 +13,12 @@ from collections.abc import Callable
 
 from samem.engine import Backend, Preprocessor, Tracker
 from samem.io.video import FrameGeometry, IntensityNormalizer, open_video
-from samem.measure import measure_frame
-from samem.results.labels import masks_to_labels
+from samem.service import metrics
 from samem.service.encoding import labels_to_png
 from samem.service.records import CANCELLED, FAILED, FINAL_STATES, RUNNING, SUCCEEDED
 from samem.service.storage import Storage
 from samem.service.store import Store
-from samem.tracking.api import FrameFeed, add_prompts, presence_probabilities
+from samem.tracking.api import FrameFeed, add_prompts, measure_result
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +76,9 @@ def _propagate(
             log.info("job %s resumes at frame %s", job_id, tracker.state.next_frame)
         since_checkpoint = 0
         for result in tracker.propagate(feed):
-            masks = result.masks
-            rows = measure_frame(
-                masks, frame=result.frame, particle_ids=result.particle_ids, scores=presence_probabilities(result)
-            )
-            labels = masks_to_labels(masks, result.particle_ids, logits=result.mask_logits)
-            store.put_frame(job_id, result.frame, rows, labels_to_png(labels))
+            measured = measure_result(result)
+            store.put_frame(job_id, result.frame, measured.rows, labels_to_png(measured.labels))
+            metrics.frame_processed()
             since_checkpoint += 1
             last = result.frame == video.n_frames - 1
             if since_checkpoint >= every or last:

@@ -22,10 +22,10 @@ from samem.engine import Backend, FrameResult, LocalBackend, Preprocessor, Track
 from samem.errors import InputError
 from samem.io.output import atomic_output_dir, check_writable_dir
 from samem.io.video import FrameGeometry, IntensityNormalizer, VideoReader, open_video
-from samem.measure import MEASUREMENT_COLUMNS, measure_frame
+from samem.measure import MEASUREMENT_COLUMNS
 from samem.model import LoadedModel, build_model
 from samem.model.registry import DEFAULT_MODEL
-from samem.results.labels import masks_to_labels
+from samem.results.measured import MeasuredFrame
 from samem.results.writer import TrackOutputWriter
 from samem.tracking.prompts import PromptSpec
 
@@ -203,6 +203,14 @@ def presence_probabilities(result: FrameResult) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-result.object_scores.astype(np.float64)))
 
 
+def measure_result(result: FrameResult) -> MeasuredFrame:
+    """A tracked frame's measurement rows (``mask_score``: presence probability) and label image."""
+    return MeasuredFrame.from_masks(
+        result.frame, result.masks, result.particle_ids, logits=result.mask_logits,
+        scores=presence_probabilities(result),
+    )  # fmt: skip
+
+
 def _timings(started: float, tracking_started: float, tracked: list[int]) -> dict[str, Any]:
     seconds = time.perf_counter() - tracking_started
     return {
@@ -226,20 +234,11 @@ def _run(
     results = tracker.propagate(feed)
     bar = tqdm(results, total=total, desc="tracking", unit="frame", disable=not progress, file=sys.stderr)
     for result in bar:
-        masks = result.masks
-        scores = presence_probabilities(result)
-        frame_labels = None
+        measured = measure_result(result)
         if writer is not None:
-            frame_rows, frame_labels = writer.add_frame(
-                result.frame, feed.preprocessor.normalizer(feed.raw(result.frame)), masks, result.particle_ids,
-                logits=result.mask_logits, scores=scores,
-            )
-        else:
-            frame_rows = measure_frame(masks, frame=result.frame, particle_ids=result.particle_ids, scores=scores)
-        rows.extend(frame_rows)
+            writer.add_frame(measured, feed.preprocessor.normalizer(feed.raw(result.frame)))
+        rows.extend(measured.rows)
         tracked.append(result.frame)
         if keep_labels:
-            if frame_labels is None:
-                frame_labels = masks_to_labels(masks, result.particle_ids, logits=result.mask_logits)
-            labels[result.frame] = frame_labels
+            labels[result.frame] = measured.labels
     return rows, labels, tracked
