@@ -140,7 +140,7 @@ def test_full_disk_keeps_the_previous_checkpoint(tmp_path, capsys, monkeypatch):
                         "--steps", "3", "--checkpoint-every", "1", "--val-clips", "0", "--threads", "1")  # fmt: skip
     monkeypatch.undo()
     assert code == 2 and len(err.splitlines()) == 1
-    assert "No space left on device" in err and "previous checkpoint is intact" in err
+    assert "No space left on device" in err and "previous file is intact" in err
     payload = torch.load(out / "checkpoint.pt", weights_only=True)
     assert payload["train_state"]["step"] == 1
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "log.jsonl", "recipe.json", "val.jsonl"]

@@ -40,8 +40,8 @@ from samem.baselines.common import check_memory, import_trackpy, link_features, 
 from samem.baselines.trackpy_baseline import BaselineResult
 from samem.baselines.unet_model import UNet, dice_bce_loss
 from samem.errors import InputError, OutputError
+from samem.io.output import atomic_write
 from samem.io.video import IntensityNormalizer, open_video
-from samem.train.checkpoint import atomic_save
 
 #: Columns of the U-Net baseline's trajectory table (x = column, y = row; ``mass`` = summed probability,
 #: ``score`` = mean probability of the instance).
@@ -213,7 +213,8 @@ def train_unet(
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create {str(out.parent)!r}: {e.strerror or e}") from e
-    atomic_save({"model": model.state_dict(), "config": config, "history": history}, out)
+    payload = {"model": model.state_dict(), "config": config, "history": history}
+    atomic_write(out, lambda handle: torch.save(payload, handle))
     return out
 
 

@@ -6,8 +6,9 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from samem.errors import OutputError
 
@@ -54,3 +55,29 @@ def atomic_output_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise OutputError(f"could not move results into {str(target)!r}: {e}") from e
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
+    """Call ``write`` on a temporary sibling of ``path``, sync it, then rename it over ``path``.
+
+    A failed write (a full disk, an exception in ``write``) removes the temporary file and leaves any previous
+    ``path`` intact; :class:`OutputError` says so for operating-system errors.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        previous = "the previous file is intact" if path.exists() else "nothing was written"
+        raise OutputError(f"could not write {str(path)!r}: {e.strerror or e}; {previous}") from e
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -8,15 +8,13 @@ previous checkpoint intact.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from samem.errors import InputError, OutputError
+from samem.errors import InputError
+from samem.io.output import atomic_write
 
 CHECKPOINT = "checkpoint.pt"  # latest weights + training state (resumable)
 FINAL_MODEL = "model.pt"  # final weights only
@@ -24,25 +22,8 @@ TRAIN_STATE_KEY = "train_state"
 
 
 def atomic_save(payload: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to ``path`` via a temporary file and ``os.replace``; :class:`OutputError` on failure."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        previous = "the previous checkpoint is intact" if path.exists() else "no checkpoint was written"
-        raise OutputError(f"could not write {str(path)!r}: {e.strerror or e}; {previous}") from e
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """``torch.save`` to ``path`` atomically (:func:`samem.io.output.atomic_write`)."""
+    atomic_write(path, lambda handle: torch.save(payload, handle))
 
 
 def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
