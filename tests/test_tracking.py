@@ -85,6 +85,18 @@ def test_track_api_returns_trajectories_and_masks_matching_the_table(video: Path
         assert row.area_px <= rows.size
 
 
+def test_track_api_takes_an_array_as_it_takes_the_file(video: Path, present_checkpoint: Path) -> None:
+    prompts = [PromptSpec(particle=1, frame=0, box=(29.5, 19.5, 39.5, 29.5))]
+    model = f"samem-compact:{present_checkpoint}"
+    from_file = track(video, prompts, model=model, return_masks=True)
+    from_array = track(tifffile.imread(video), prompts, model=model, return_masks=True)
+    pd.testing.assert_frame_equal(from_array.trajectories, from_file.trajectories)
+    assert np.array_equal(from_array.masks, from_file.masks)
+    assert from_array.run["input"]["format"] == "array"
+    with pytest.raises(InputError, match="T x H x W"):
+        track(np.zeros((4, 8)), prompts, model=model)
+
+
 def test_lost_particles_get_rows_with_present_false(video: Path, tmp_path: Path) -> None:
     state = build_model("samem-compact:random").model.state_dict()
     state["sam_mask_decoder.pred_obj_score_head.layers.2.bias"] -= 20.0  # never present

@@ -21,7 +21,7 @@ from samem import __version__
 from samem.engine import Backend, FrameResult, LocalBackend, Preprocessor, Tracker
 from samem.errors import InputError
 from samem.io.output import atomic_output_dir, check_writable_dir
-from samem.io.video import FrameGeometry, IntensityNormalizer, VideoReader, open_video
+from samem.io.video import ArrayVideo, FrameGeometry, IntensityNormalizer, VideoReader, open_video
 from samem.measure import MEASUREMENT_COLUMNS
 from samem.model import LoadedModel, build_model
 from samem.model.registry import DEFAULT_MODEL
@@ -89,7 +89,7 @@ def add_prompts(tracker: Tracker, prompts: Sequence[PromptSpec]) -> None:
 
 
 def track(
-    video: str | os.PathLike[str] | VideoReader,
+    video: str | os.PathLike[str] | VideoReader | np.ndarray,
     prompts: Sequence[PromptSpec],
     *,
     model: str | LoadedModel | None = None,
@@ -104,7 +104,8 @@ def track(
     Parameters
     ----------
     video
-        Any format :func:`samem.io.video.open_video` reads, or a reader already open (left open).
+        Any format :func:`samem.io.video.open_video` reads, a reader already open (left open), or a T x H x W
+        array of gray frames.
     prompts
         Boxes and/or points per particle and frame, in input pixels (x = column, y = row).
     model
@@ -133,6 +134,8 @@ def track(
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         engine_backend, model_record = _backend(backend, model, stack)
+        if isinstance(video, np.ndarray):
+            video = ArrayVideo(video)
         reader = video if isinstance(video, VideoReader) else stack.enter_context(open_video(video))
         info = reader.info
         image_size = engine_backend.settings.image_size

@@ -9,7 +9,6 @@ model image size. Frames go through :class:`~samem.engine.preprocess.Preprocesso
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,22 +16,8 @@ from torch import Tensor
 
 from samem.engine.preprocess import Preprocessor
 from samem.engine.prompts import BOX_LABELS
-from samem.io.video import FrameGeometry, IntensityNormalizer, VideoInfo, VideoReader
+from samem.io.video import ArrayVideo, FrameGeometry, IntensityNormalizer
 from samem.measure import mask_box
-
-
-class ArrayVideo(VideoReader):
-    """An in-memory (T, H, W) video behind the reader interface (to fit the normaliser as on files)."""
-
-    def __init__(self, frames: np.ndarray, name: str = "clip") -> None:
-        self.frames = frames
-        n, height, width = frames.shape
-        self.info = VideoInfo(
-            path=Path(name), format="array", n_frames=n, height=height, width=width, dtype=frames.dtype
-        )
-
-    def _read(self, index: int) -> np.ndarray:
-        return self.frames[index]
 
 
 @dataclass(frozen=True, kw_only=True)

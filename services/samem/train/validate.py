@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from samem.engine import LocalBackend, Preprocessor, Tracker
-from samem.io.video import FrameGeometry, IntensityNormalizer
+from samem.io.video import ArrayVideo, FrameGeometry, IntensityNormalizer
 from samem.measure import mask_box
-from samem.train.data import ArrayVideo, visible_ids
+from samem.train.data import visible_ids
 from samem.train.sources import LabelledVideo
 
 

@@ -4,6 +4,7 @@
 and MRC; :class:`IntensityNormalizer` and :class:`FrameGeometry` turn its frames into model input.
 """
 
+from samem.io.video.array import ArrayVideo
 from samem.io.video.base import VideoInfo, VideoReader, to_gray
 from samem.io.video.folder import IMAGE_EXTENSIONS, natural_key
 from samem.io.video.geometry import FrameGeometry, ResizeMode
@@ -13,6 +14,7 @@ from samem.io.video.opening import SUPPORTED_EXTENSIONS, open_video
 __all__ = [
     "IMAGE_EXTENSIONS",
     "SUPPORTED_EXTENSIONS",
+    "ArrayVideo",
     "FrameGeometry",
     "IntensityNormalizer",
     "ResizeMode",
