@@ -60,6 +60,43 @@ def redis_server() -> Iterator[str]:
         process.wait(10)
 
 
+class RedisServer:
+    """A redis-server on a fixed port that keeps its data in ``data_dir`` (append-only file), so it can be stopped
+    and started again with everything it held."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir, self.port = data_dir, port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        """Start it and wait until it answers."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.data_dir), "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+             "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return self
+            except (redis.ConnectionError, redis.exceptions.BusyLoadingError):
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """SIGTERM (it flushes its append-only file) and wait."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process = None
+
+
 def write_present_checkpoint(path: Path) -> Path:
     """Random compact weights whose object score says 'present' (non-empty masks), at ``IMAGE_SIZE``."""
     state = build_model("samem-compact:random").model.state_dict()

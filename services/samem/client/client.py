@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -161,6 +162,11 @@ class Client:
         """Ask a job to stop."""
         return self._unary(self.jobs.CancelJob, pb.CancelJobRequest(job_id=job_id))
 
+    def audit_events(self, *, limit: int = 0, user: str = "", job_id: str = "") -> list[pb.AuditEvent]:
+        """Admins: the audit log of jobs, newest first (``limit`` 0: 100), optionally of one user or job."""
+        request = pb.ListAuditEventsRequest(limit=limit, user=user, job_id=job_id)
+        return list(self._unary(self.jobs.ListAuditEvents, request).events)
+
     # ----- results -----
 
     def trajectories_csv(self, job_id: str) -> bytes:
@@ -197,6 +203,36 @@ class Client:
     def analysis(self, job_id: str) -> pb.Analysis:
         """stats.json, tables and plots of a finished analysis job."""
         return self._unary(self.results.GetAnalysis, pb.GetAnalysisRequest(job_id=job_id))
+
+    def live(
+        self,
+        frames: Iterable[np.ndarray],
+        prompts: Sequence[PromptSpec],
+        *,
+        low: float,
+        high: float,
+        n_frames: int = 0,
+    ) -> Iterator[pb.LiveResponse]:
+        """Track frames (float32-convertible, H x W) as they come: one response per frame, in order.
+
+        ``low``/``high``: the intensity range mapped to [0, 1]; prompts on frame 0; ``n_frames`` when known.
+        """
+        stub = rpc.LiveStub(self.channel)
+        source = iter(frames)
+        first = next(source, None)
+        if first is None:
+            return iter(())
+        height, width = np.shape(first)
+        start = pb.LiveStart(height=height, width=width, low=low, high=high, n_frames=n_frames,
+                             prompts=[prompt_message(p) for p in prompts])  # fmt: skip
+
+        def messages() -> Iterator[pb.LiveRequest]:
+            yield pb.LiveRequest(start=start)
+            for index, frame in enumerate(itertools.chain([first], source)):
+                pixels = np.ascontiguousarray(frame, dtype="<f4").tobytes()
+                yield pb.LiveRequest(frame=pb.LiveFrame(frame=index, pixels=pixels))
+
+        return _stream(stub.Track(messages(), metadata=self._metadata))
 
     def close(self) -> None:
         """Close the channel."""

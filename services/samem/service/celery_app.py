@@ -3,7 +3,8 @@
 Recovery from a lost worker does not rely on broker redelivery (Redis redelivers unacknowledged messages only
 after a visibility timeout, and would also redeliver tasks that merely run long): a job's worker holds a lease in
 Redis that it renews every frame, and :class:`Reaper` threads in the workers re-enqueue RUNNING jobs whose lease
-has expired; the next worker resumes from the job's checkpoint.
+has expired (the next worker resumes from the job's checkpoint) and QUEUED jobs whose task message was lost with
+a worker that had taken it.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import logging
 import os
 import socket
 import threading
+import time
 
 from celery import Celery
 
 from samem.service.config import ServiceConfig
-from samem.service.records import RUNNING
+from samem.service.errors import NotFound
+from samem.service.records import ANALYSIS, PROPAGATION, QUEUED, RUNNING
 from samem.service.store import Store
 
 log = logging.getLogger(__name__)
@@ -49,11 +52,12 @@ def worker_name() -> str:
 
 
 class Reaper(threading.Thread):
-    """Re-enqueues RUNNING jobs whose worker's lease expired (the worker died), every ``lease_s / 3`` seconds."""
+    """Re-enqueues orphaned jobs every ``lease_s / 3`` seconds (see :meth:`scan`)."""
 
-    def __init__(self, app: Celery, store: Store, *, lease_s: float) -> None:
+    def __init__(self, app: Celery, store: Store, *, lease_s: float, requeue_after_s: float = 60.0) -> None:
         super().__init__(name="samem-reaper", daemon=True)
-        self.app, self.store, self.lease_s = app, store, lease_s
+        self.app, self.store, self.lease_s, self.requeue_after_s = app, store, lease_s, requeue_after_s
+        self.queue = app.conf.task_default_queue
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -65,18 +69,35 @@ class Reaper(threading.Thread):
                 log.exception("reaper scan failed")
 
     def scan(self) -> list[str]:
-        """Re-enqueue orphaned jobs once; return their ids."""
-        requeued = []
+        """Re-enqueue, once per period, jobs nobody works on; return their ids.
+
+        RUNNING propagation jobs whose lease expired lost their worker: they resume from their checkpoint.
+        QUEUED jobs unclaimed for ``requeue_after_s`` whose task is no longer waiting in the queue lost their
+        message with a worker that had taken it (prefetched, or dead between acknowledging and claiming). A
+        message sent twice is harmless: a worker skips a job another holds, or that has ended.
+        """
+        requeued, waiting = [], None
+        now = time.time()
         for job_id in self.store.active_jobs():
-            job = self.store.job(job_id)
-            if job.state != RUNNING or self.store.lease_holder(job_id) is not None:
+            try:
+                job = self.store.job(job_id)
+            except NotFound:  # deleted meanwhile
                 continue
-            if not self.store.take_requeue(job_id, self.lease_s):
+            if self.store.lease_holder(job_id) is not None or self.store.cancel_requested(job_id):
                 continue
-            if self.store.job(job_id).state != RUNNING:
+            if job.state == RUNNING and job.kind == PROPAGATION:
+                if not self.store.take_requeue(job_id, self.lease_s) or self.store.job(job_id).state != RUNNING:
+                    continue
+                self.store.update_job(job_id, resumes=job.resumes + 1)
+                log.warning("job %s lost its worker; re-enqueued to resume from its checkpoint", job_id)
+            elif job.state == QUEUED and now - job.updated_unix > self.requeue_after_s:
+                waiting = self.store.queued_messages(self.queue) if waiting is None else waiting
+                if job_id.encode() in waiting or not self.store.take_requeue(job_id, self.requeue_after_s):
+                    continue
+                self.store.update_job(job_id)  # restarts its clock
+                log.warning("queued job %s lost its task message; re-enqueued", job_id)
+            else:
                 continue
-            self.store.update_job(job_id, resumes=job.resumes + 1)
-            self.app.send_task(PROPAGATE, args=[job_id])
-            log.warning("job %s lost its worker; re-enqueued to resume from its checkpoint", job_id)
+            self.app.send_task(ANALYZE if job.kind == ANALYSIS else PROPAGATE, args=[job_id])
             requeued.append(job_id)
         return requeued

@@ -1,4 +1,4 @@
-"""``samem serve`` (the gRPC service), ``samem worker`` (a Celery worker) and ``samem remote ...`` (a client)."""
+"""Service commands: ``serve`` (gRPC), ``worker`` (Celery), ``remote ...`` (a client), ``up``/``down`` (a stack)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from samem.argtypes import positive_int
+from samem.argtypes import non_negative_int, positive_float, positive_int
 from samem.errors import InputError
 
 
@@ -71,7 +71,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     jb.add_argument("job_id")
     cn = actions.add_parser("cancel", help="cancel a job")
     cn.add_argument("job_id")
+    au = actions.add_parser("audit", help="admins: the audit log of jobs, newest first (JSON lines)")
+    au.add_argument("--limit", type=positive_int, default=100, help="at most this many events (default 100)")
+    au.add_argument("--user", default="", help="only this user's actions")
+    au.add_argument("--job", default="", help="only this job's events")
     r.set_defaults(handler=run_remote)
+
+    u = subparsers.add_parser(
+        "up",
+        help="start the whole stack on this machine: Redis, (Triton,) service, worker, dashboard",
+        description="Start Redis (unless one answers on --redis-url), optionally Triton, the gRPC service, one "
+        "Celery worker and the Streamlit dashboard as background processes, wait until each is healthy, and "
+        "record pids, ports, logs and a generated tokens file in the state directory. `samem down` stops them.",
+    )
+    u.add_argument("--state-dir", type=Path, help="where pids, logs and tokens go (default ~/.samem/stack)")
+    u.add_argument("--redis-url", help="Redis URL to use or start (env SAMEM_REDIS_URL; default port 6379)")
+    u.add_argument("--storage", type=Path, help="shared storage directory (default STATE_DIR/storage)")
+    u.add_argument("--host", default="127.0.0.1", help="address every part listens on (default 127.0.0.1)")
+    u.add_argument("--port", type=non_negative_int, default=50051, help="gRPC port (default 50051; 0: a free one)")
+    u.add_argument("--dashboard-port", type=non_negative_int, default=8501, help="dashboard port (default 8501)")
+    u.add_argument("--no-dashboard", action="store_true", help="do not start the Streamlit dashboard")
+    u.add_argument("--backend", choices=("local", "triton"), default="local",
+                   help="local: the engine inside the worker (default); triton: export the model and serve it "
+                   "with a Triton server the stack starts")  # fmt: skip
+    u.add_argument("--triton-port", type=non_negative_int, default=0, help="Triton gRPC port (default: a free one)")
+    u.add_argument("--model", help="NAME[:CHECKPOINT] (env SAMEM_MODEL; default samem-compact)")
+    u.add_argument("--image-size", type=positive_int, help="model input size (env SAMEM_IMAGE_SIZE)")
+    u.add_argument("--timeout", type=positive_float, default=180.0, help="seconds each part may take (default 180)")
+    u.set_defaults(handler=run_up)
+
+    d = subparsers.add_parser(
+        "down",
+        help="stop the stack `samem up` started (a Redis it did not start is left alone)",
+        description="Stop every process `samem up` recorded in the state directory, last started first: SIGTERM, "
+        "then SIGKILL after --grace seconds. Running it again does nothing.",
+    )
+    d.add_argument("--state-dir", type=Path, help="the state directory of `samem up` (default ~/.samem/stack)")
+    d.add_argument("--grace", type=positive_float, default=15.0, help="seconds before SIGKILL (default 15)")
+    d.set_defaults(handler=run_down)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -94,15 +131,24 @@ def run_worker(args: argparse.Namespace) -> int:
     from samem.service.celery_app import Reaper, make_celery
     from samem.service.engine import worker_backend
     from samem.service.store import Store
+    from samem.serving.server import TritonError
 
     config = _config(
         args, model=args.model, image_size=args.image_size, backend=args.backend, checkpoint_every=args.checkpoint_every
     )
     torch.set_num_threads(config.torch_threads)
     logging.getLogger("samem").setLevel(logging.INFO)
-    worker_backend(config)  # load the model (or reach Triton) before taking jobs
+    try:
+        worker_backend(config)  # load the model (or reach Triton) before taking jobs
+    except TritonError as e:  # jobs retry with backoff until Triton answers (or fail with the reason)
+        logging.getLogger("samem.worker").warning("%s; starting anyway, jobs will retry", e)
     app = make_celery(config)
-    Reaper(app, Store.from_url(config.redis_url, prefix=config.prefix), lease_s=config.lease_s).start()
+    Reaper(
+        app,
+        Store.from_url(config.redis_url, prefix=config.prefix),
+        lease_s=config.lease_s,
+        requeue_after_s=config.requeue_after_s,
+    ).start()
     app.worker_main(
         ["worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO", f"--queues={config.prefix}",
          "--without-gossip", "--without-mingle", f"--hostname=samem-{os.getpid()}@%h"]
@@ -135,9 +181,47 @@ def run_remote(args: argparse.Namespace) -> int:
                 raise InputError(f"job {job.job_id} ended {pb.JobState.Name(job.state)}: {job.error}")
             args.out.write_bytes(client.trajectories_csv(job.job_id))
             print(f"{job.job_id}: wrote {args.out}")
+        elif args.action == "audit":
+            for e in client.audit_events(limit=args.limit, user=args.user, job_id=args.job):
+                print(json.dumps({"time_unix": e.time_unix, "user": e.user, "action": e.action, "job_id": e.job_id,
+                                  "video_id": e.video_id, "kind": pb.JobKind.Name(e.kind),
+                                  "outcome": pb.JobState.Name(e.outcome), "detail": e.detail}))  # fmt: skip
         elif args.action in ("job", "cancel"):
             job = client.get_job(args.job_id) if args.action == "job" else client.cancel(args.job_id)
             record = {"job_id": job.job_id, "state": pb.JobState.Name(job.state), "frames_done": job.frames_done,
                       "frames_total": job.frames_total, "error": job.error, "resumes": job.resumes}  # fmt: skip
             print(json.dumps(record))
+    return 0
+
+
+def run_up(args: argparse.Namespace) -> int:
+    """Start the stack and print where everything is."""
+    from samem.service.stack import DEFAULT_STATE_DIR, StackOptions, up
+
+    options = StackOptions(
+        state_dir=args.state_dir or DEFAULT_STATE_DIR, host=args.host, port=args.port,
+        dashboard=not args.no_dashboard, dashboard_port=args.dashboard_port, backend=args.backend,
+        triton_port=args.triton_port, redis_url=args.redis_url, storage=args.storage, model=args.model,
+        image_size=args.image_size, timeout_s=args.timeout,
+    )  # fmt: skip
+    state = up(options)
+    print(f"samem stack up (state {state.state_dir}):")
+    for part in state.parts:
+        where = f"pid {part.pid}, log {part.log}" if part.started else "already running, left alone"
+        print(f"  {part.name:<10} {part.address}  ({where})")
+    for notice in state.notices:
+        print(f"  note: {notice}")
+    print(f"tokens: {state.tokens_file} (admin token: {state.admin_token})")
+    print(f"export SAMEM_ADDRESS={state.address} SAMEM_TOKEN={state.token}")
+    print(f"stop with: samem down --state-dir {state.state_dir}")
+    return 0
+
+
+def run_down(args: argparse.Namespace) -> int:
+    """Stop the stack."""
+    from samem.service.stack import DEFAULT_STATE_DIR, down
+
+    state_dir = args.state_dir or DEFAULT_STATE_DIR
+    stopped = down(state_dir, grace_s=args.grace)
+    print(f"stopped {', '.join(stopped)}" if stopped else f"nothing running from {state_dir}")
     return 0

@@ -42,13 +42,39 @@ class ServiceConfig:
     max_message_bytes: int = 8 * 1024 * 1024
     max_upload_bytes: int = 4 * 1024**3
     max_active_jobs: int = 4
+    #: Bytes of uploaded videos one user may keep on the storage (RESOURCE_EXHAUSTED beyond).
+    max_user_bytes: int = 50 * 1024**3
+    #: A job whose backend (Triton) is unreachable retries this many times, first after ``backend_retry_s``,
+    #: doubling up to ``backend_retry_max_s``, then fails with the reason.
+    backend_retries: int = 5
+    backend_retry_s: float = 1.0
+    backend_retry_max_s: float = 30.0
+    #: A QUEUED job no worker has claimed and whose task is no longer in the queue (its message died with a
+    #: worker) is enqueued again after this long.
+    requeue_after_s: float = 60.0
+    #: Entries kept in the audit log of jobs (newest first).
+    audit_max: int = 10000
+    #: Live mode (Live.Track): "" (off: UNIMPLEMENTED), "local" (the engine in the server process) or
+    #: triton://HOST:PORT (the server keeps each session's state, Triton runs the model); at most
+    #: ``live_sessions`` at once, each at most ``live_max_frames`` frames.
+    live_backend: str = ""
+    live_sessions: int = 2
+    live_max_frames: int = 1_000_000
+    #: Prometheus metrics HTTP port of this process (samem serve / samem worker); 0: no metrics server.
+    metrics_port: int = 0
 
     def __post_init__(self) -> None:
         for name in ("checkpoint_every", "torch_threads", "max_message_bytes", "max_upload_bytes", "max_active_jobs"):
             if getattr(self, name) < 1:
                 raise InputError(f"service setting {name} must be >= 1, got {getattr(self, name)}")
-        if self.lease_s <= 0:
-            raise InputError(f"service setting lease_s must be > 0, got {self.lease_s}")
+        for name in ("lease_s", "backend_retry_s", "backend_retry_max_s", "requeue_after_s"):
+            if getattr(self, name) <= 0:
+                raise InputError(f"service setting {name} must be > 0, got {getattr(self, name)}")
+        for name in ("max_user_bytes", "audit_max", "live_sessions", "live_max_frames"):
+            if getattr(self, name) < 1:
+                raise InputError(f"service setting {name} must be >= 1, got {getattr(self, name)}")
+        if self.backend_retries < 0:
+            raise InputError(f"service setting backend_retries must be >= 0, got {self.backend_retries}")
         if self.image_size is not None and self.image_size < 32:
             raise InputError(f"service setting image_size must be >= 32, got {self.image_size}")
 

@@ -9,6 +9,7 @@ from samem.engine.prompts import make_prompt
 from samem.errors import InputError
 from samem.results.labels import MAX_LABEL
 from samem.service.api import tracking_pb2 as pb
+from samem.service.audit import AuditEvent
 from samem.service.records import JobRecord, VideoRecord, prompt_to_json
 from samem.tracking.prompts import PromptSpec
 
@@ -74,4 +75,13 @@ def frame_message(frame: int, rows: list[dict[str, Any]]) -> pb.FrameResult:
                               area_px=r["area_px"], mask_score=r["mask_score"])
             for r in rows
         ],
+    )  # fmt: skip
+
+
+def audit_message(event: AuditEvent) -> pb.AuditEvent:
+    """An audit log entry as a message."""
+    return pb.AuditEvent(
+        time_unix=event.time_unix, user=event.user, action=event.action, job_id=event.job_id,
+        video_id=event.video_id, kind=pb.JobKind.Value(event.kind), outcome=pb.JobState.Value(event.outcome),
+        detail=event.detail,
     )  # fmt: skip

@@ -3,12 +3,14 @@
 The job's engine state is checkpointed every ``checkpoint_every`` frames, after the frames it covers are stored.
 A worker that takes over a job (the previous one lost its lease) restores the last checkpoint and recomputes the
 frames after it; results are keyed by frame, so none is missing or duplicated and the final table equals an
-uninterrupted run's. The cancel flag is read after every frame.
+uninterrupted run's. The cancel flag is read after every frame. The lease is renewed compare-and-set after every
+frame, and an unreachable backend is retried with exponential backoff (:mod:`.retry`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from samem.engine import Backend, Preprocessor, Tracker
@@ -16,11 +18,40 @@ from samem.io.video import FrameGeometry, IntensityNormalizer, open_video
 from samem.service import metrics
 from samem.service.encoding import labels_to_png
 from samem.service.records import CANCELLED, FAILED, FINAL_STATES, RUNNING, SUCCEEDED
+from samem.service.retry import Backoff, transient
 from samem.service.storage import Storage
 from samem.service.store import Store
 from samem.tracking.api import FrameFeed, add_prompts, measure_result
 
 log = logging.getLogger(__name__)
+
+NO_RETRY = Backoff(0, 1.0, 1.0)
+
+
+class LeaseLost(Exception):
+    """Another worker holds the job now (this worker's lease expired); this worker must stop touching it."""
+
+
+class _Lease:
+    """A worker's lease on a job: renewed compare-and-set, so a lost lease is noticed, never stolen back."""
+
+    def __init__(self, store: Store, job_id: str, worker: str, ttl_s: float) -> None:
+        self.store, self.job_id, self.worker, self.ttl_s = store, job_id, worker, ttl_s
+
+    def renew(self) -> None:
+        if not self.store.renew(self.job_id, self.worker, self.ttl_s):
+            holder = self.store.lease_holder(self.job_id)
+            raise LeaseLost(f"job {self.job_id}: lease lost to {holder or 'nobody'}; stopping")
+
+    def sleep(self, seconds: float) -> bool:
+        """Wait, keeping the lease; False as soon as a cancel is requested."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, self.ttl_s / 3))
+            self.renew()
+            if self.store.cancel_requested(self.job_id):
+                return False
+        return True
 
 
 def run_propagation(
@@ -32,31 +63,65 @@ def run_propagation(
     worker: str,
     checkpoint_every: int,
     lease_s: float,
+    backoff: Backoff = NO_RETRY,
 ) -> str:
-    """Run (or resume) a propagation job; return its final state, or ``"SKIPPED"`` if another worker holds it."""
+    """Run (or resume) a propagation job; return its final state, or ``"SKIPPED"`` if another worker holds it.
+
+    While the backend is unreachable (Triton down) the job is retried after ``backoff``'s waits, each time from
+    its last checkpoint; when no retry is left it FAILS with the reason. A worker that loses its lease stops
+    (``"LOST"``) and leaves the job to the worker that holds it.
+    """
     job = store.job(job_id)
     if job.state in FINAL_STATES:
         return job.state
     if not store.claim(job_id, worker, lease_s):
         log.info("job %s is held by %s; skipping", job_id, store.lease_holder(job_id))
         return "SKIPPED"
+    lease = _Lease(store, job_id, worker, lease_s)
     try:
         if store.cancel_requested(job_id):
             store.update_job(job_id, state=CANCELLED)
             return CANCELLED
         store.update_job(job_id, state=RUNNING)
-        return _propagate(job_id, store, storage, backend(), worker, checkpoint_every, lease_s)
+        attempt, started = 0, time.monotonic()
+        while True:
+            try:
+                state = _propagate(job_id, store, storage, backend(), lease, checkpoint_every)
+                store.update_job(job_id, state=state, error="")
+                return state
+            except LeaseLost:
+                raise
+            except Exception as e:
+                if not transient(e):
+                    raise
+                reason, delay = f"{type(e).__name__}: {e}", backoff.delay(attempt)
+                attempt += 1
+                if delay is None:
+                    spent = time.monotonic() - started
+                    raise _GaveUp(f"{reason} (gave up after {attempt} attempts over {spent:.1f} s)") from e
+                log.warning("job %s: attempt %d failed, the backend is unreachable (%s); retrying in %.1f s "
+                            "(retry %d of %d)", job_id, attempt, reason, delay, attempt, backoff.retries)  # fmt: skip
+                store.update_job(job_id, error=f"attempt {attempt} failed, retrying in {delay:.1f} s: {reason}")
+                if not lease.sleep(delay):
+                    store.update_job(job_id, state=CANCELLED)
+                    return CANCELLED
+    except LeaseLost as e:
+        log.warning("%s", e)
+        return "LOST"
     except Exception as e:  # the job fails with the reason; the worker lives on
         log.exception("job %s failed", job_id)
-        store.update_job(job_id, state=FAILED, error=f"{type(e).__name__}: {e}")
+        store.update_job(job_id, state=FAILED, error=str(e) if isinstance(e, _GaveUp) else f"{type(e).__name__}: {e}")
         return FAILED
     finally:
         store.release(job_id, worker)
 
 
-def _propagate(
-    job_id: str, store: Store, storage: Storage, backend: Backend, worker: str, every: int, lease_s: float
-) -> str:
+class _GaveUp(Exception):
+    """The backend stayed unreachable through every retry."""
+
+
+def _propagate(job_id: str, store: Store, storage: Storage, backend: Backend, lease: _Lease, every: int) -> str:
+    """Track from the last checkpoint (or the prompts) to the end; SUCCEEDED or CANCELLED (not yet recorded)."""
     job = store.job(job_id)
     video = store.video(job.video_id, user=job.owner)
     with open_video(storage.path(video.path)) as reader:
@@ -84,9 +149,7 @@ def _propagate(
             if since_checkpoint >= every or last:
                 store.checkpoint(job_id, tracker.state.to_bytes())
                 since_checkpoint = 0
-            store.renew(job_id, worker, lease_s)
+            lease.renew()
             if store.cancel_requested(job_id):
-                store.update_job(job_id, state=CANCELLED)
                 return CANCELLED
-    store.update_job(job_id, state=SUCCEEDED)
     return SUCCEEDED

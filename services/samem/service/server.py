@@ -1,4 +1,4 @@
-"""The gRPC server: authenticates, validates, records in Redis and enqueues Celery tasks; never runs a model.
+"""The gRPC server: authenticates, validates, records in Redis and enqueues Celery tasks; runs no model for jobs.
 
 ``create_server(config, address)`` builds and starts a server (port 0: a free one) and returns it with its port;
 ``serve`` runs one until SIGTERM/SIGINT, then reports NOT_SERVING and stops with a grace period. Every domain
@@ -26,11 +26,14 @@ from samem.errors import InputError
 from samem.service import convert
 from samem.service.api import tracking_pb2 as pb
 from samem.service.api import tracking_pb2_grpc as rpc
+from samem.service.audit import CANCEL, START, AuditEvent
 from samem.service.auth import Authenticator, User
 from samem.service.celery_app import ANALYZE, PROPAGATE, make_celery
 from samem.service.config import ServiceConfig
 from samem.service.encoding import png_to_labels, run_lengths, trajectories_csv
 from samem.service.errors import FailedPrecondition, PermissionDenied, ResourceExhausted, status_of
+from samem.service.live import live_servicer
+from samem.service.metrics import server_interceptors
 from samem.service.records import (
     ANALYSIS,
     CANCELLED,
@@ -41,6 +44,7 @@ from samem.service.records import (
     JobRecord,
     VideoRecord,
 )
+from samem.service.registration import add_servicer, checked
 from samem.service.storage import Storage
 from samem.service.store import Store, new_id
 
@@ -49,6 +53,7 @@ log = logging.getLogger(__name__)
 SERVICES = ("Videos", "Prompts", "Jobs", "Results", "Live")
 WATCH_POLL_S = 0.05
 MASK_BATCH = 32
+MAX_AUDIT_EVENTS = 1000
 
 
 class Core:
@@ -56,7 +61,7 @@ class Core:
 
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
-        self.store = Store.from_url(config.redis_url, prefix=config.prefix)
+        self.store = Store.from_url(config.redis_url, prefix=config.prefix, audit_max=config.audit_max)
         self.storage = Storage(config.storage)
         self.auth = Authenticator.load(config.tokens_file, config.tokens)
         self.celery = make_celery(config)
@@ -81,7 +86,7 @@ def handler(method: Callable[..., Any]) -> Callable[..., Any]:
         def streaming(self: _Servicer, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             try:
                 user = self.core.auth.user(context.invocation_metadata())
-                yield from method(self, request, context, user)
+                yield from method(self, checked(request), context, user)
             except Exception as e:
                 _abort(context, e)
 
@@ -90,7 +95,8 @@ def handler(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def unary(self: _Servicer, request: Any, context: grpc.ServicerContext) -> Any:
         try:
-            return method(self, request, context, self.core.auth.user(context.invocation_metadata()))
+            user = self.core.auth.user(context.invocation_metadata())
+            return method(self, checked(request), context, user)
         except Exception as e:
             _abort(context, e)
 
@@ -137,11 +143,25 @@ class VideosServicer(_Servicer, rpc.VideosServicer):
                     raise InputError("after the header an upload sends only chunks")
                 yield message.chunk
 
-        stored = self.core.storage.receive(
-            chunks(), user=user.name, video_id=video_id, filename=header.filename, size_bytes=header.size_bytes,
-            sha256=header.sha256, max_bytes=self.core.config.max_upload_bytes,
-        )  # fmt: skip
-        return self._record(video_id, user, stored, header.px_nm, header.fps, uploaded=True)
+        config = self.core.config
+        if header.size_bytes > config.max_upload_bytes:  # before counting it against the quota
+            raise ResourceExhausted(
+                f"upload of {header.size_bytes} bytes exceeds the limit of {config.max_upload_bytes} bytes"
+            )
+        if self.store.reserve_bytes(user.name, header.size_bytes, config.max_user_bytes) is None:
+            raise ResourceExhausted(
+                f"{user.name} stores {self.store.used_bytes(user.name)} bytes of uploads; {header.size_bytes} more "
+                f"would exceed the quota of {config.max_user_bytes} bytes: delete videos first"
+            )
+        try:
+            stored = self.core.storage.receive(
+                chunks(), user=user.name, video_id=video_id, filename=header.filename, size_bytes=header.size_bytes,
+                sha256=header.sha256, max_bytes=config.max_upload_bytes,
+            )  # fmt: skip
+            return self._record(video_id, user, stored, header.px_nm, header.fps, uploaded=True)
+        except BaseException:
+            self.store.release_bytes(user.name, header.size_bytes)
+            raise
 
     @handler
     def RegisterVideo(self, request: pb.RegisterVideoRequest, context: Any, user: User) -> pb.Video:  # noqa: D102
@@ -159,7 +179,12 @@ class VideosServicer(_Servicer, rpc.VideosServicer):
             fps=fps or (1.0 / info.frame_interval_s if info.frame_interval_s else 0.0),
             size_bytes=stored.size_bytes, sha256=stored.sha256, created_unix=time.time(),
         )  # fmt: skip
-        self.store.put_video(video)
+        try:
+            self.store.put_video(video)
+        except BaseException:  # e.g. Redis is unreachable: an upload nobody can see must not stay on the storage
+            if uploaded:
+                self.core.storage.delete_upload(stored.path)
+            raise
         return convert.video_message(video)
 
     @handler
@@ -237,6 +262,8 @@ class JobsServicer(_Servicer, rpc.JobsServicer):
             prompts=prompts,
         )  # fmt: skip
         self.store.put_job(job)
+        self.store.audit.record(AuditEvent(user=user.name, action=START, job_id=job.job_id, video_id=video.video_id,
+                                           kind=PROPAGATION, outcome=QUEUED))  # fmt: skip
         self.core.celery.send_task(PROPAGATE, args=[job.job_id])
         return self.job_message(job)
 
@@ -282,9 +309,23 @@ class JobsServicer(_Servicer, rpc.JobsServicer):
         job = self.job(request.job_id, user)
         if job.state not in FINAL_STATES:
             self.store.request_cancel(job.job_id)
-            if job.state == QUEUED and self.store.lease_holder(job.job_id) is None:
+            at_once = job.state == QUEUED and self.store.lease_holder(job.job_id) is None  # else its worker stops it
+            self.store.audit.record(AuditEvent(user=user.name, action=CANCEL, job_id=job.job_id, video_id=job.video_id,
+                                               kind=job.kind, outcome=CANCELLED if at_once else job.state))  # fmt: skip
+            if at_once:
                 self.store.update_job(job.job_id, state=CANCELLED)
         return self.job_message(self.store.job(job.job_id))
+
+    @handler
+    def ListAuditEvents(  # noqa: D102
+        self, request: pb.ListAuditEventsRequest, context: Any, user: User
+    ) -> pb.ListAuditEventsResponse:
+        if not user.admin:
+            raise PermissionDenied("only admins may read the audit log")
+        if not 0 <= request.limit <= MAX_AUDIT_EVENTS:
+            raise InputError(f"limit must lie in 0..{MAX_AUDIT_EVENTS} (0: 100), got {request.limit}")
+        events = self.store.audit.events(limit=request.limit or 100, user=request.user, job_id=request.job_id)
+        return pb.ListAuditEventsResponse(events=[convert.audit_message(e) for e in events])
 
 
 class ResultsServicer(_Servicer, rpc.ResultsServicer):
@@ -350,6 +391,8 @@ class ResultsServicer(_Servicer, rpc.ResultsServicer):
             params={"source_job": source.job_id, "px_nm": px_nm, "fps": fps, "exposure_fraction": exposure},
         )  # fmt: skip
         self.store.put_job(job)
+        self.store.audit.record(AuditEvent(user=user.name, action=START, job_id=job.job_id, video_id=video.video_id,
+                                           kind=ANALYSIS, outcome=QUEUED))  # fmt: skip
         self.core.celery.send_task(ANALYZE, args=[job.job_id])
         return self.job_message(job)
 
@@ -376,12 +419,12 @@ def create_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="samem-rpc"),
         options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
+        interceptors=server_interceptors(config, core.store),
     )
-    rpc.add_VideosServicer_to_server(VideosServicer(core), server)
-    rpc.add_PromptsServicer_to_server(PromptsServicer(core), server)
-    rpc.add_JobsServicer_to_server(JobsServicer(core), server)
-    rpc.add_ResultsServicer_to_server(ResultsServicer(core), server)
-    rpc.add_LiveServicer_to_server(rpc.LiveServicer(), server)  # UNIMPLEMENTED until live mode exists
+    for name, servicer in (("Videos", VideosServicer), ("Prompts", PromptsServicer), ("Jobs", JobsServicer),
+                           ("Results", ResultsServicer)):  # fmt: skip
+        add_servicer(server, name, servicer(core))  # a request that does not parse: INVALID_ARGUMENT
+    add_servicer(server, "Live", live_servicer(config, core.auth))  # UNIMPLEMENTED without a live backend
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [pb.DESCRIPTOR.services_by_name[s].full_name for s in SERVICES]

@@ -99,7 +99,13 @@ class Storage:
 
     def register(self, relative: str) -> StoredFile:
         """A file already on the storage (outside the service's own folders)."""
-        candidate = (self.root / relative).resolve()
+        if not relative or "\0" in relative or len(relative) > 4096:
+            raise InputError(f"path {relative[:200]!r} is not a usable path on the shared storage")
+        try:
+            candidate = (self.root / relative).resolve()
+            candidate.exists()
+        except (OSError, ValueError) as e:
+            raise InputError(f"path {relative[:200]!r} is not a usable path on the shared storage: {e}") from e
         if not candidate.is_relative_to(self.root) or candidate == self.root:
             raise InputError(f"path {relative!r} is outside the shared storage")
         inside = candidate.relative_to(self.root).parts[0]

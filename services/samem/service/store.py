@@ -16,8 +16,18 @@ from typing import Any
 
 import redis
 
+from samem.service.audit import FINISH, AuditEvent, AuditLog
 from samem.service.errors import NotFound
-from samem.service.records import ACTIVE_STATES, JobRecord, VideoRecord
+from samem.service.records import ACTIVE_STATES, FINAL_STATES, JobRecord, VideoRecord
+
+#: Lease scripts: act only while the lease holds this worker's name (atomic in Redis).
+_RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
+_RESERVE = """
+local total = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') + tonumber(ARGV[2])
+if total > tonumber(ARGV[3]) then return -1 end
+return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+"""
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
 def new_id(kind: str) -> str:
@@ -28,14 +38,16 @@ def new_id(kind: str) -> str:
 class Store:
     """Typed access to the service's Redis keys."""
 
-    def __init__(self, client: redis.Redis, *, prefix: str = "samem") -> None:
+    def __init__(self, client: redis.Redis, *, prefix: str = "samem", audit_max: int = 10000) -> None:
         self.redis = client
         self.prefix = prefix
+        self.audit = AuditLog(client, self.key("audit"), max_events=audit_max)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "samem") -> Store:
+    def from_url(cls, url: str, *, prefix: str = "samem", audit_max: int = 10000) -> Store:
         """Connect (lazily) to the Redis at ``url``."""
-        return cls(redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5), prefix=prefix)
+        client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        return cls(client, prefix=prefix, audit_max=audit_max)
 
     def key(self, *parts: str) -> str:
         """A namespaced key."""
@@ -77,7 +89,24 @@ class Store:
             pipe.delete(self.key("video", video.video_id, "jobs"))
             pipe.srem(self.key("videos", video.owner), video.video_id)
             pipe.srem(self.key("videos"), video.video_id)
+            if video.uploaded:
+                pipe.hincrby(self.key("usage"), video.owner, -video.size_bytes)
             pipe.execute()
+
+    # ----- storage quota -----
+
+    def reserve_bytes(self, user: str, size: int, limit: int) -> int | None:
+        """Count ``size`` more bytes against ``user``'s quota unless that passes ``limit``; the new total, or None."""
+        total = self.redis.eval(_RESERVE, 1, self.key("usage"), user, size, limit)
+        return None if int(total) < 0 else int(total)
+
+    def release_bytes(self, user: str, size: int) -> None:
+        """Give back bytes counted by :meth:`reserve_bytes` (an upload that did not become a video)."""
+        self.redis.hincrby(self.key("usage"), user, -size)
+
+    def used_bytes(self, user: str) -> int:
+        """Bytes of uploads ``user`` stores (and uploads under way)."""
+        return int(self.redis.hget(self.key("usage"), user) or 0)
 
     # ----- prompts -----
 
@@ -147,11 +176,21 @@ class Store:
         return sum(1 for o in owners if o is not None and o.decode() == user)
 
     def update_job(self, job_id: str, **fields: Any) -> None:
-        """Set some fields of a job (``state`` also moves it in or out of the active set)."""
+        """Set some fields of a job (``state`` also moves it in or out of the active set; a final one is audited)."""
         mapping = {k: json.dumps(v) if isinstance(v, dict | list) else str(v) for k, v in fields.items()}
         mapping["updated_unix"] = str(time.time())
+        final = fields.get("state") in FINAL_STATES
+        owner, video_id, kind = (
+            self.redis.hmget(self.key("job", job_id), ["owner", "video_id", "kind"]) if final else [None] * 3
+        )
         with self.redis.pipeline() as pipe:
             pipe.hset(self.key("job", job_id), mapping=mapping)
+            if final and owner is not None:
+                event = AuditEvent(
+                    user=owner.decode(), action=FINISH, job_id=job_id, video_id=video_id.decode(), kind=kind.decode(),
+                    outcome=fields["state"], detail=str(fields.get("error", "")),
+                )  # fmt: skip
+                self.audit.record(event, pipe)
             if "state" in fields:
                 if fields["state"] in ACTIVE_STATES:
                     pipe.sadd(self.key("active"), job_id)
@@ -217,16 +256,14 @@ class Store:
         holder = self.redis.get(key)
         return holder is not None and holder.decode() == worker
 
-    def renew(self, job_id: str, worker: str, ttl_s: float) -> None:
-        """Extend the lease this worker holds."""
-        self.redis.set(self.key("job", job_id, "lease"), worker, px=int(ttl_s * 1000))
+    def renew(self, job_id: str, worker: str, ttl_s: float) -> bool:
+        """Extend the lease if this worker still holds it (compare-and-set); False if it was lost."""
+        key = self.key("job", job_id, "lease")
+        return bool(self.redis.eval(_RENEW, 1, key, worker, int(ttl_s * 1000)))
 
     def release(self, job_id: str, worker: str) -> None:
-        """Drop the lease if this worker holds it."""
-        key = self.key("job", job_id, "lease")
-        holder = self.redis.get(key)
-        if holder is not None and holder.decode() == worker:
-            self.redis.delete(key)
+        """Drop the lease if this worker holds it (compare-and-delete)."""
+        self.redis.eval(_RELEASE, 1, self.key("job", job_id, "lease"), worker)
 
     def lease_holder(self, job_id: str) -> str | None:
         """The worker holding the job's lease, if any."""
@@ -236,6 +273,10 @@ class Store:
     def take_requeue(self, job_id: str, ttl_s: float) -> bool:
         """True for the first caller per ``ttl_s`` (so one worker re-enqueues an orphaned job)."""
         return bool(self.redis.set(self.key("job", job_id, "requeue"), b"1", nx=True, px=int(ttl_s * 1000)))
+
+    def queued_messages(self, queue: str) -> bytes:
+        """The raw task messages waiting in the broker's ``queue`` list (job ids appear in their headers)."""
+        return b"\n".join(self.redis.lrange(queue, 0, -1))
 
     def request_cancel(self, job_id: str) -> None:
         """Ask the job's worker to stop."""

@@ -7,6 +7,8 @@ import functools
 from celery import Celery
 
 from samem.service.config import ServiceConfig
+from samem.service.metrics import install_worker_metrics, timed_job
+from samem.service.records import ANALYSIS, PROPAGATION
 from samem.service.storage import Storage
 from samem.service.store import Store
 
@@ -17,12 +19,17 @@ def register_tasks(app: Celery, config: ServiceConfig) -> None:
 
     @functools.cache
     def resources() -> tuple[Store, Storage]:
-        return Store.from_url(config.redis_url, prefix=config.prefix), Storage(config.storage)
+        store = Store.from_url(config.redis_url, prefix=config.prefix, audit_max=config.audit_max)
+        return store, Storage(config.storage)
+
+    install_worker_metrics(app, config)
 
     @app.task(name=PROPAGATE)
+    @timed_job(PROPAGATION)
     def propagate(job_id: str) -> str:
         from samem.service.engine import worker_backend
         from samem.service.propagation import run_propagation
+        from samem.service.retry import Backoff
 
         store, storage = resources()
         return run_propagation(
@@ -33,9 +40,11 @@ def register_tasks(app: Celery, config: ServiceConfig) -> None:
             worker=worker_name(),
             checkpoint_every=config.checkpoint_every,
             lease_s=config.lease_s,
+            backoff=Backoff.of(config),
         )
 
     @app.task(name=ANALYZE)
+    @timed_job(ANALYSIS)
     def analyze(job_id: str) -> str:
         from samem.service.analysis import run_analysis
 

@@ -294,6 +294,42 @@ class CancelJobRequest(_message.Message):
     job_id: str
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
+class ListAuditEventsRequest(_message.Message):
+    __slots__ = ("limit", "user", "job_id")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    user: str
+    job_id: str
+    def __init__(self, limit: _Optional[int] = ..., user: _Optional[str] = ..., job_id: _Optional[str] = ...) -> None: ...
+
+class AuditEvent(_message.Message):
+    __slots__ = ("time_unix", "user", "action", "job_id", "video_id", "kind", "outcome", "detail")
+    TIME_UNIX_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    time_unix: float
+    user: str
+    action: str
+    job_id: str
+    video_id: str
+    kind: JobKind
+    outcome: JobState
+    detail: str
+    def __init__(self, time_unix: _Optional[float] = ..., user: _Optional[str] = ..., action: _Optional[str] = ..., job_id: _Optional[str] = ..., video_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., outcome: _Optional[_Union[JobState, str]] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class ListAuditEventsResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[AuditEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[AuditEvent, _Mapping]]] = ...) -> None: ...
+
 class GetTrajectoriesRequest(_message.Message):
     __slots__ = ("job_id",)
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
@@ -379,18 +415,20 @@ class Analysis(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., stats_json: _Optional[str] = ..., files: _Optional[_Iterable[_Union[NamedFile, _Mapping]]] = ...) -> None: ...
 
 class LiveStart(_message.Message):
-    __slots__ = ("height", "width", "low", "high", "prompts")
+    __slots__ = ("height", "width", "low", "high", "prompts", "n_frames")
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     LOW_FIELD_NUMBER: _ClassVar[int]
     HIGH_FIELD_NUMBER: _ClassVar[int]
     PROMPTS_FIELD_NUMBER: _ClassVar[int]
+    N_FRAMES_FIELD_NUMBER: _ClassVar[int]
     height: int
     width: int
     low: float
     high: float
     prompts: _containers.RepeatedCompositeFieldContainer[Prompt]
-    def __init__(self, height: _Optional[int] = ..., width: _Optional[int] = ..., low: _Optional[float] = ..., high: _Optional[float] = ..., prompts: _Optional[_Iterable[_Union[Prompt, _Mapping]]] = ...) -> None: ...
+    n_frames: int
+    def __init__(self, height: _Optional[int] = ..., width: _Optional[int] = ..., low: _Optional[float] = ..., high: _Optional[float] = ..., prompts: _Optional[_Iterable[_Union[Prompt, _Mapping]]] = ..., n_frames: _Optional[int] = ...) -> None: ...
 
 class LiveFrame(_message.Message):
     __slots__ = ("frame", "pixels")

@@ -481,6 +481,11 @@ class JobsStub:
                 request_serializer=samem_dot_v1_dot_tracking__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=samem_dot_v1_dot_tracking__pb2.Job.FromString,
                 _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/samem.v1.Jobs/ListAuditEvents',
+                request_serializer=samem_dot_v1_dot_tracking__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=samem_dot_v1_dot_tracking__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
 
 
 class JobsServicer:
@@ -521,6 +526,14 @@ class JobsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditEvents(self, request, context):
+        """Admins only: the audit log of jobs (who started or cancelled which job on which video, when, and how each
+        ended), newest first; the service keeps the latest entries (a capped list).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -548,6 +561,11 @@ def add_JobsServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=samem_dot_v1_dot_tracking__pb2.CancelJobRequest.FromString,
                     response_serializer=samem_dot_v1_dot_tracking__pb2.Job.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=samem_dot_v1_dot_tracking__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=samem_dot_v1_dot_tracking__pb2.ListAuditEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -687,6 +705,33 @@ class Jobs:
             '/samem.v1.Jobs/CancelJob',
             samem_dot_v1_dot_tracking__pb2.CancelJobRequest.SerializeToString,
             samem_dot_v1_dot_tracking__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/samem.v1.Jobs/ListAuditEvents',
+            samem_dot_v1_dot_tracking__pb2.ListAuditEventsRequest.SerializeToString,
+            samem_dot_v1_dot_tracking__pb2.ListAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -934,7 +979,8 @@ class LiveServicer:
 
     def Track(self, request_iterator, context):
         """Closed-loop tracking: the first message opens the session (frame size, prompts on its first frame), then one
-        frame per message as the microscope records it; each frame is answered with masks and centroids.
+        frame per message as the microscope records it, numbered 0, 1, 2, ...; each frame is answered with masks and
+        centroids. UNIMPLEMENTED unless the server runs with a live backend (SAMEM_LIVE_BACKEND).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
