@@ -1,0 +1,261 @@
+"""Step 4: review a finished tracking job, with statistics computed by the service's analysis jobs.
+
+Masks over the frames, trajectories, MSD, displacement distributions, velocity autocorrelation, the statistics
+table, and downloads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import zipfile
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import tifffile
+
+from samem.client import Client
+from samem.errors import SamemError
+from samem.service.api import tracking_pb2 as pb
+
+from . import jobs, plots, session
+from .colors import particle_color
+from .errors import shown_errors
+from .frames import display_scale, image_png, overlay, read_frame, to_uint8
+from .videos import local_path
+
+ANALYSES = "analyses"  # propagation job id -> {"job": analysis job id, "settings": (px_nm, fps, exposure)}
+FETCHED = "fetched"  # (kind, job id) -> bytes or decoded results, fetched once per session
+MASKS = "masks"  # (job id, frame) -> label image, the most recently viewed frames
+MASKS_KEPT = 16
+PLOT_NAMES = ("trajectories.png", "msd.png", "vanhove.png", "vacf.png")
+
+
+def _fetched(key: tuple[Any, ...], fetch: Any) -> Any:
+    cache = session.store(FETCHED)
+    if key not in cache:
+        cache[key] = fetch()
+    return cache[key]
+
+
+def trajectories(client: Client, job_id: str) -> tuple[bytes, pd.DataFrame]:
+    """trajectories.csv of a finished job, as bytes and as a table."""
+    data = _fetched(("csv", job_id), lambda: client.trajectories_csv(job_id))
+    return data, pd.read_csv(io.BytesIO(data))
+
+
+def frame_masks(client: Client, job_id: str, frame: int) -> np.ndarray | None:
+    """The label image of one frame (None when the job has none for it); the last few are kept in the session."""
+    recent: OrderedDict[tuple[str, int], np.ndarray | None] = st.session_state.setdefault(MASKS, OrderedDict())
+    key = (job_id, frame)
+    if key not in recent:
+        recent[key] = client.masks(job_id, frame, frame + 1).get(frame)
+        while len(recent) > MASKS_KEPT:
+            recent.popitem(last=False)
+    recent.move_to_end(key)
+    return recent[key]
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def gray_frame(path: str, mtime: float, frame: int) -> np.ndarray:
+    """A frame of a local video file for display (uint8, contrast-stretched), cached per file version."""
+    return to_uint8(read_frame(Path(path), frame))
+
+
+def masks_tif(client: Client, job_id: str, video: pb.Video) -> bytes:
+    """masks.tif: the T x H x W uint16 label stack (frames without results are 0), zlib-compressed."""
+    stack = np.zeros((video.n_frames, video.height, video.width), np.uint16)
+    for frame, labels in client.masks(job_id).items():
+        stack[frame] = labels
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, stack, compression="zlib", metadata={"axes": "TYX"})
+    return buffer.getvalue()
+
+
+def analysis_zip(files: dict[str, bytes], stats_json: str) -> bytes:
+    """Every analysis output in one zip file."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("stats.json", stats_json)
+        for name, content in sorted(files.items()):
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def render(client: Client) -> None:
+    """The step's page."""
+    video_id = session.video_id()
+    if not video_id:
+        st.info("Pick a video in the sidebar, or bring one in at step 1.")
+        return
+    video = client.get_video(video_id)
+    done = sorted(
+        (j for j in client.list_jobs(video_id) if j.kind == pb.PROPAGATION and j.state == pb.SUCCEEDED),
+        key=lambda j: j.created_unix, reverse=True,
+    )  # fmt: skip
+    st.subheader(f"Results · {video.filename}")
+    if not done:
+        st.info("No finished tracking job for this video yet: start one in step 3.")
+        return
+    ids = [j.job_id for j in done]
+    preferred = session.store(jobs.ACTIVE).get(video_id)
+    job_id = st.selectbox(
+        "Tracking job", ids, index=ids.index(preferred) if preferred in ids else 0,
+        format_func=lambda i: _job_label(next(j for j in done if j.job_id == i)),
+    )  # fmt: skip
+    csv, table = trajectories(client, job_id)
+    present = table["present"].astype(str).str.lower().isin(("true", "1")) if "present" in table else None
+    cols = st.columns(4)
+    cols[0].metric("Particles", table["particle"].nunique())
+    cols[1].metric("Frames", table["frame"].nunique())
+    cols[2].metric("Present", f"{100 * present.mean():.0f} %" if present is not None and len(table) else "–")
+    cols[3].metric("Mean mask score", f"{table['mask_score'].mean():.2f}" if "mask_score" in table else "–")
+    masks_tab, traj_tab, msd_tab, vh_tab, vacf_tab, stats_tab, files_tab = st.tabs(
+        ["Masks", "Trajectories", "MSD", "Displacements", "Velocity autocorrelation", "Statistics", "Downloads"]
+    )
+    with masks_tab:
+        _masks(client, job_id, video, table)
+    table_slot = stats_tab.container()
+    analysis = None
+    with stats_tab, shown_errors(session.config().address):  # a failed analysis spoils only the statistics
+        analysis = _analysis(client, job_id, video, stats_tab)
+    if analysis is None:
+        for tab in (traj_tab, msd_tab, vh_tab, vacf_tab):
+            tab.info("Statistics need the pixel size and frame rate: set them in the Statistics tab.")
+    else:
+        stats, files = analysis
+        px_nm, fps = stats["parameters"]["px_nm"], stats["parameters"]["fps"]
+        traj_tab.plotly_chart(plots.trajectories_figure(table, px_nm=px_nm, fps=fps), key="fig-traj")
+        msd_tab.plotly_chart(plots.msd_figure(_csv(files, "msd.csv"), stats), key="fig-msd")
+        vh_tab.plotly_chart(plots.vanhove_figure(_csv(files, "vanhove.csv"), stats), key="fig-vh")
+        vacf_tab.plotly_chart(plots.vacf_figure(_csv(files, "vacf.csv")), key="fig-vacf")
+        with table_slot:
+            st.dataframe(plots.stats_table(_csv(files, "particles.csv"), stats), hide_index=True, width="stretch")
+            drift = stats.get("drift", {})
+            st.caption(
+                f"{stats.get('n_particles', 0)} particle(s) analysed (at least "
+                f"{stats['parameters'].get('min_length', '?')} frames each) · drift "
+                f"{_fmt(drift.get('velocity_x_nm_s'))}, {_fmt(drift.get('velocity_y_nm_s'))} nm/s (x, y) · errors: "
+                "per particle from each estimator's variance, ensemble by bootstrap over particles."
+            )  # fmt: skip
+    with files_tab:
+        _downloads(client, job_id, video, csv, analysis)
+
+
+def _job_label(job: pb.Job) -> str:
+    started = dt.datetime.fromtimestamp(job.created_unix).strftime("%Y-%m-%d %H:%M")
+    return f"{started} · {job.frames_done} frames · {job.job_id}"
+
+
+def _fmt(value: Any) -> str:
+    return "–" if value is None else f"{float(value):.3g}"
+
+
+def _csv(files: dict[str, bytes], name: str) -> pd.DataFrame:
+    return pd.read_csv(io.BytesIO(files[name]))
+
+
+def _masks(client: Client, job_id: str, video: pb.Video, table: pd.DataFrame) -> None:
+    frame = 0
+    if video.n_frames > 1:
+        frame = st.slider("Frame", 0, video.n_frames - 1, 0, key=f"result-frame-{job_id}")
+    labels = frame_masks(client, job_id, frame)
+    left, right = st.columns([3, 2], gap="medium")
+    with left:
+        if labels is None:
+            st.info(f"No masks for frame {frame} (tracking started later).")
+        else:
+            path = local_path(video)
+            gray = gray_frame(str(path), path.stat().st_mtime, frame) if path is not None else None
+            scale = display_scale(video.width, video.height, 720, 540)
+            st.image(image_png(overlay(gray, labels, scale)), caption=f"frame {frame}" + (
+                "" if gray is not None else " (masks only: the frames are not available here)"))  # fmt: skip
+    with right:
+        rows = table[table["frame"] == frame]
+        names = {"particle": "id", "present": "present", "x": "x", "y": "y", "area_px": "area", "mask_score": "score"}
+        shown = rows[[c for c in names if c in rows]].rename(columns=names)
+        st.markdown(f"**Frame {frame}** (pixels)")
+        st.dataframe(
+            shown.style.apply(lambda r: [f"background-color: {particle_color(int(r['id']))}55" for _ in r], axis=1)
+            .format({"x": "{:.1f}", "y": "{:.1f}", "area": "{:.0f}", "score": "{:.2f}"}),
+            hide_index=True, width="stretch",
+        )  # fmt: skip
+
+
+def _analysis(client: Client, job_id: str, video: pb.Video, tab: Any) -> tuple[dict, dict[str, bytes]] | None:
+    entry = session.store(ANALYSES).get(job_id)
+    title = "Settings: pixel size, frame rate, exposure"
+    calibrated = video.px_nm > 0 and video.fps > 0
+    with tab, st.expander(title, expanded=entry is None and not calibrated), st.form(f"analysis-{job_id}"):
+        cols = st.columns(3)
+        default = entry["settings"] if entry else (video.px_nm, video.fps, 1.0)
+        px_nm = cols[0].number_input("Pixel size (nm)", min_value=0.0, value=float(default[0]), format="%.4f")
+        fps = cols[1].number_input("Frame rate (frames/s)", min_value=0.0, value=float(default[1]), format="%.3f")
+        exposure = cols[2].number_input(
+            "Exposure fraction", min_value=0.0, max_value=1.0, value=float(default[2]), step=0.1,
+            help="Fraction of each frame interval the camera integrates (1 for TEM movie mode); corrects the "
+                 "localisation error for motion blur.",
+        )  # fmt: skip
+        again = st.form_submit_button("Recompute statistics" if entry else "Compute statistics")
+    settings = (px_nm, fps, exposure)
+    if entry is None and not again and not calibrated:
+        tab.info("Enter the pixel size and frame rate, then compute the statistics.")
+        return None
+    if entry is None or (again and settings != entry["settings"]):
+        if not (px_nm > 0 and fps > 0):
+            tab.error("The pixel size and the frame rate must both be above 0.")
+            return None
+        started = client.start_analysis(job_id, px_nm=px_nm, fps=fps, exposure_fraction=exposure)
+        entry = {"job": started.job_id, "settings": settings}
+        session.store(ANALYSES)[job_id] = entry
+    analysis_id = entry["job"]
+
+    def fetch() -> tuple[dict, dict[str, bytes]]:
+        with st.spinner("Computing statistics on the service …"):
+            final = client.wait(analysis_id, timeout_s=300)
+        if final.state != pb.SUCCEEDED:
+            session.store(ANALYSES).pop(job_id, None)
+            raise SamemError(f"the statistics job ended {pb.JobState.Name(final.state)}: {final.error}")
+        result = client.analysis(analysis_id)
+        return json.loads(result.stats_json), {f.name: f.content for f in result.files}
+
+    return _fetched(("analysis", analysis_id), fetch)
+
+
+def _download(column: Any, label: str, data: bytes | str, file_name: str, mime: str) -> None:
+    column.download_button(label, data, file_name=file_name, mime=mime, icon=":material/download:",
+                           key=f"dl-{label}", width="stretch")  # fmt: skip
+
+
+def _downloads(client: Client, job_id: str, video: pb.Video, csv: bytes, analysis: Any) -> None:
+    stem = video.filename.rsplit(".", 1)[0]
+    st.markdown("**Tracking**")
+    cols = st.columns(3)
+    _download(cols[0], "trajectories.csv", csv, f"{stem}_trajectories.csv", "text/csv")
+    tif_key = ("masks.tif", job_id)
+    if tif_key in session.store(FETCHED):
+        _download(cols[1], "masks.tif", session.store(FETCHED)[tif_key], f"{stem}_masks.tif", "image/tiff")
+    elif cols[1].button("Prepare masks.tif", key="prep-masks", width="stretch"):
+        with st.spinner("Collecting the masks of every frame …"):
+            _fetched(tif_key, lambda: masks_tif(client, job_id, video))
+        st.rerun()
+    if analysis is None:
+        st.caption("Statistics files appear once the statistics are computed.")
+        return
+    stats, files = analysis
+    stats_json = json.dumps(stats, indent=2)
+    st.markdown("**Statistics and plots**")
+    cols = st.columns(3)
+    _download(cols[0], "report.html", files["report.html"], f"{stem}_report.html", "text/html")
+    _download(cols[1], "stats.json", stats_json, f"{stem}_stats.json", "application/json")
+    _download(cols[2], "all statistics (zip)", analysis_zip(files, stats_json), f"{stem}_analysis.zip",
+              "application/zip")  # fmt: skip
+    cols = st.columns(len(PLOT_NAMES))
+    for col, name in zip(cols, PLOT_NAMES, strict=True):
+        if name in files:
+            _download(col, name, files[name], f"{stem}_{name}", "image/png")
