@@ -85,13 +85,14 @@ def _sam_heads(
     point_inputs: dict[str, Tensor] | None,
     *,
     is_init_cond_frame: bool,
+    mask_inputs: Tensor | None = None,
 ) -> tuple[StepOutput, Tensor]:
     """SAM prompt encoder and mask decoder with upstream's multimask rule; also returns the S x S logits."""
     multimask = model._use_multimask(is_init_cond_frame, point_inputs)
     heads = model._forward_sam_heads(
         backbone_features=pix_feat,
         point_inputs=point_inputs,
-        mask_inputs=None,
+        mask_inputs=mask_inputs,
         high_res_features=_high_res(features, pix_feat.shape[0]),
         multimask_output=multimask,
     )
@@ -102,13 +103,34 @@ def _sam_heads(
     return out, high_res
 
 
+def box_mask(model: torch.nn.Module, point_coords: Tensor, point_labels: Tensor) -> Tensor:
+    """Each object's box (corners labelled 2 and 3) as a filled mask [B, 1, h, w] at the prompt encoder's mask size.
+
+    1 on mask pixels whose centre lies in the box, 0 elsewhere and for objects prompted without a box. Built from
+    tensor operations only, so that exported graphs compute it too.
+    """
+    height, width = model.sam_prompt_encoder.mask_input_size
+    size = float(model.image_size)
+    corner0 = (point_coords * (point_labels == 2).unsqueeze(-1)).sum(1)  # [B, 2] (x, y)
+    corner1 = (point_coords * (point_labels == 3).unsqueeze(-1)).sum(1)
+    has_box = (point_labels == 2).any(1)
+    ys = (torch.arange(height, device=point_coords.device, dtype=torch.float32) + 0.5) * (size / height)
+    xs = (torch.arange(width, device=point_coords.device, dtype=torch.float32) + 0.5) * (size / width)
+    inside_x = (xs[None, :] >= corner0[:, :1]) & (xs[None, :] <= corner1[:, :1])  # [B, w]
+    inside_y = (ys[None, :] >= corner0[:, 1:]) & (ys[None, :] <= corner1[:, 1:])  # [B, h]
+    inside = inside_y[:, :, None] & inside_x[:, None, :] & has_box[:, None, None]
+    return inside.unsqueeze(1).float()
+
+
 def decode_prompts(
     model: torch.nn.Module, features: FrameFeatures, point_coords: Tensor, point_labels: Tensor
 ) -> StepOutput:
     """Segment B objects from prompts on an initial conditioning frame (no memory).
 
     ``point_coords`` [B, P, 2] are (x, y) in model pixels, ``point_labels`` [B, P] int (1 positive, 0 negative,
-    2/3 the top-left/bottom-right box corners, which come first).
+    2/3 the top-left/bottom-right box corners, which come first). Models trained with dense box prompts
+    (``model.box_mask_prompt``, samem's own compact weights) also get each box as a mask prompt
+    (:func:`box_mask`); SAM 2 and SAM-EM checkpoints get the sparse prompts only, as upstream.
     """
     batch = point_coords.shape[0]
     pix = _expand(features.image_embed, batch)
@@ -119,7 +141,8 @@ def decode_prompts(
             model, features, model.no_mem_embed.expand(1, batch, -1), model.no_mem_pos_enc.expand(1, batch, -1), 0
         )
     point_inputs = {"point_coords": point_coords.float(), "point_labels": point_labels.to(torch.int32)}
-    out, _ = _sam_heads(model, pix, features, point_inputs, is_init_cond_frame=True)
+    masks = box_mask(model, point_coords.float(), point_labels) if getattr(model, "box_mask_prompt", False) else None
+    out, _ = _sam_heads(model, pix, features, point_inputs, is_init_cond_frame=True, mask_inputs=masks)
     return out
 
 

@@ -28,6 +28,9 @@ INFERENCE_OVERRIDES = {
 _SHOWN_KEYS = 5
 FEATURE_STRIDE = 16  # the top-level feature map is image_size / 16 for every SAM 2 config
 IMAGE_SIZE_KEY = "image_size"  # optional checkpoint key: the input size the weights were trained at
+# Optional checkpoint key, True for weights trained with box prompts also given as a dense mask (see
+# samem.engine.steps.decode_prompts); the model carries it as the attribute of the same name.
+BOX_MASK_PROMPT_KEY = "box_mask_prompt"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -141,4 +144,5 @@ def build_model(
     if spec.checkpoint is not None:
         load_checkpoint(model, spec.checkpoint, config_name=spec.config_name, payload=payload)
         sha256 = file_sha256(spec.checkpoint)
+    model.box_mask_prompt = bool(payload.get(BOX_MASK_PROMPT_KEY, False)) if payload is not None else False
     return LoadedModel(model=model.to(device).eval(), spec=spec, checkpoint_sha256=sha256)

@@ -123,6 +123,7 @@ def prepare_run(
     loaded = build_training_model(spec, image_size=image_size, device=device, seed=recipe.seed)
     if payload is not None:
         loaded.model.load_state_dict(payload["model"], strict=True)
+    loaded.model.box_mask_prompt = recipe.box_mask_prompt
     out.mkdir(parents=True, exist_ok=True)
     return RunSetup(
         recipe=recipe,
