@@ -9,6 +9,7 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
+from engine_support import compact_state_dict
 from serving_support import IMAGE_SIZE, model_images, write_checkpoint
 from tritonclient.grpc import model_config_pb2
 
@@ -16,6 +17,7 @@ from samem.cli import main
 from samem.engine import steps
 from samem.engine.steps import FrameFeatures, MemoryInputs
 from samem.model import build_model
+from samem.model.build import BOX_MASK_PROMPT_KEY
 from samem.serving.export import PARITY_TOLERANCE
 from samem.serving.repository import MANIFEST
 from samem.serving.rope import real_rope_model
@@ -189,3 +191,28 @@ def test_onnx_tracking_step_equals_the_engine_step_for_any_memory_layout(
 
 def test_constant_pos_enc_equals_the_encoder_output(model: torch.nn.Module) -> None:
     assert torch.equal(constant_pos_enc(model), _features(model, 0).pos_enc)
+
+
+def test_onnx_decoding_carries_the_dense_box_prompt(tmp_path: Path) -> None:
+    """Weights trained with dense box prompts: the exported graph builds the box mask itself, as PyTorch does."""
+    path = tmp_path / "dense.pt"
+    torch.save({"model": compact_state_dict(), BOX_MASK_PROMPT_KEY: True}, path)
+    spec = f"samem-compact:{path}"
+    out = tmp_path / "repository"
+    assert main(["export", "--model", spec, "--variant", "onnx", "--image-size", str(IMAGE_SIZE), "--out", str(out),
+                 "--version", "3"]) == 0  # fmt: skip
+    dense = build_model(spec, image_size=IMAGE_SIZE).model
+    assert dense.box_mask_prompt
+    features = _features(dense, 0)
+    f = {"image_embed": features.image_embed, "high_res_0": features.high_res_0, "high_res_1": features.high_res_1}
+    coords = torch.tensor([[[10.0, 20.0], [60.0, 70.0]], [[70.0, 30.0], [110.0, 64.0]]])
+    labels = torch.tensor([[2, 3]] * 2, dtype=torch.int32)
+    with torch.inference_mode():
+        expected = steps.decode_prompts(dense, features, coords, labels)
+        dense.box_mask_prompt = False
+        sparse_only = steps.decode_prompts(dense, features, coords, labels)
+    got = _run(_session(out, "decode_prompts"), **f, point_coords=coords, point_labels=labels)
+    assert _close(got, [expected.low_res_logits, expected.object_score_logits, expected.obj_ptr, expected.iou]) <= (
+        GRAPH_TOLERANCE
+    )
+    assert np.abs(got[1] - sparse_only.object_score_logits.numpy()).max() > 1e-3  # the graph used the box mask
