@@ -18,7 +18,7 @@ from samem.engine import steps
 from samem.engine.steps import FrameFeatures, MemoryInputs
 from samem.model import build_model
 from samem.model.build import BOX_MASK_PROMPT_KEY
-from samem.serving.export import PARITY_TOLERANCE
+from samem.serving.export import PARITY_TOLERANCE, DecodePromptsGraph
 from samem.serving.repository import MANIFEST
 from samem.serving.rope import real_rope_model
 from samem.serving.spec import STEPS, model_name
@@ -131,7 +131,9 @@ def test_onnx_prompt_decoding_and_memory_encoding_equal_pytorch(onnx_repository:
     box_labels = torch.tensor([[2, 3]] * 3, dtype=torch.int32)
     box_and_clicks = torch.cat([boxes[:2], torch.tensor([[[30.0, 40.0]], [[90.0, 50.0]]])], dim=1)
     click_labels = torch.tensor([[2, 3, 1], [2, 3, 0]], dtype=torch.int32)
-    for coords, labels in ((boxes, box_labels), (box_and_clicks, click_labels)):
+    single_click = torch.tensor([[[30.0, 40.0]], [[90.0, 50.0]]])
+    single_label = torch.tensor([[1], [1]], dtype=torch.int32)
+    for coords, labels in ((boxes, box_labels), (box_and_clicks, click_labels), (single_click, single_label)):
         with torch.inference_mode():
             out = steps.decode_prompts(model, features, coords, labels)
         expected = [out.low_res_logits, out.object_score_logits, out.obj_ptr, out.iou]
@@ -148,6 +150,24 @@ def test_onnx_prompt_decoding_and_memory_encoding_equal_pytorch(onnx_repository:
                 is_mask_from_pts=np.asarray([from_points]),
             )
             assert _close(got, [memory]) <= GRAPH_TOLERANCE
+
+
+def test_decode_graph_picks_upstreams_multimask_branch_by_the_number_of_points(spec: str) -> None:
+    """A single click: the best of three masks; two or more points: one mask (upstream's rule, as tensors)."""
+    model = build_model(spec, image_size=IMAGE_SIZE).model
+    model.sam_mask_decoder.dynamic_multimask_via_stability = False  # else the branches can coincide
+    graph = DecodePromptsGraph(model)
+    features = _features(model, 0)
+    f = (features.image_embed, features.high_res_0, features.high_res_1)
+    click, click_label = torch.tensor([[[30.0, 40.0]]]), torch.tensor([[1]], dtype=torch.int32)
+    box, box_label = torch.tensor([[[10.0, 20.0], [60.0, 70.0]]]), torch.tensor([[2, 3]], dtype=torch.int32)
+    with torch.inference_mode():
+        for coords, labels, multimask in ((click, click_label, True), (box, box_label, False)):
+            got = graph(*f, coords, labels)
+            chosen = steps.decode_prompts(model, features, coords, labels, multimask=multimask)
+            other = steps.decode_prompts(model, features, coords, labels, multimask=not multimask)
+            assert torch.equal(got[0], chosen.low_res_logits) and torch.equal(got[2], chosen.obj_ptr)
+            assert torch.equal(got[3], chosen.iou) and (got[3] - other.iou).abs().max() > 1e-4
 
 
 @pytest.mark.parametrize(

@@ -86,9 +86,14 @@ def _sam_heads(
     *,
     is_init_cond_frame: bool,
     mask_inputs: Tensor | None = None,
+    multimask: bool | None = None,
 ) -> tuple[StepOutput, Tensor]:
-    """SAM prompt encoder and mask decoder with upstream's multimask rule; also returns the S x S logits."""
-    multimask = model._use_multimask(is_init_cond_frame, point_inputs)
+    """SAM prompt encoder and mask decoder; also returns the S x S logits.
+
+    Multimask output follows upstream's rule unless ``multimask`` is given (graphs that compute both cases).
+    """
+    if multimask is None:
+        multimask = model._use_multimask(is_init_cond_frame, point_inputs)
     heads = model._forward_sam_heads(
         backbone_features=pix_feat,
         point_inputs=point_inputs,
@@ -123,14 +128,20 @@ def box_mask(model: torch.nn.Module, point_coords: Tensor, point_labels: Tensor)
 
 
 def decode_prompts(
-    model: torch.nn.Module, features: FrameFeatures, point_coords: Tensor, point_labels: Tensor
+    model: torch.nn.Module,
+    features: FrameFeatures,
+    point_coords: Tensor,
+    point_labels: Tensor,
+    *,
+    multimask: bool | None = None,
 ) -> StepOutput:
     """Segment B objects from prompts on an initial conditioning frame (no memory).
 
     ``point_coords`` [B, P, 2] are (x, y) in model pixels, ``point_labels`` [B, P] int (1 positive, 0 negative,
     2/3 the top-left/bottom-right box corners, which come first). Models trained with dense box prompts
     (``model.box_mask_prompt``, samem's own compact weights) also get each box as a mask prompt
-    (:func:`box_mask`); SAM 2 and SAM-EM checkpoints get the sparse prompts only, as upstream.
+    (:func:`box_mask`); SAM 2 and SAM-EM checkpoints get the sparse prompts only, as upstream. ``multimask``
+    overrides upstream's rule (one candidate mask for >= 2 points, the best of three for a single click).
     """
     batch = point_coords.shape[0]
     pix = _expand(features.image_embed, batch)
@@ -142,7 +153,9 @@ def decode_prompts(
         )
     point_inputs = {"point_coords": point_coords.float(), "point_labels": point_labels.to(torch.int32)}
     masks = box_mask(model, point_coords.float(), point_labels) if getattr(model, "box_mask_prompt", False) else None
-    out, _ = _sam_heads(model, pix, features, point_inputs, is_init_cond_frame=True, mask_inputs=masks)
+    out, _ = _sam_heads(
+        model, pix, features, point_inputs, is_init_cond_frame=True, mask_inputs=masks, multimask=multimask
+    )
     return out
 
 

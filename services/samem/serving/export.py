@@ -4,8 +4,8 @@ Each graph wraps :mod:`samem.engine.steps` on a :func:`~samem.serving.rope.real_
 has exactly the inputs and outputs of :func:`samem.serving.spec.step_tensors`. Two steps take Python values in the
 engine that become tensors here: ``track_frame``'s temporal positions and pointer offsets (gathered and encoded
 in the graph), and ``encode_memory``'s ``is_mask_from_pts`` (both mask encodings computed, one selected).
-Limitation: the ONNX ``decode_prompts`` graph is traced for two or more prompt points (boxes, box + clicks,
-several clicks); a single click (upstream's multimask case) needs the python variant.
+The ONNX ``decode_prompts`` graph decodes with and without multimask output and picks per request by the number
+of prompt points, as upstream's rule does in Python (a single click: the best of three candidate masks).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ OPSET = 18
 #: float32: at most 5e-6 over the layouts of tests/test_serving_export.py)
 PARITY_TOLERANCE = 1e-4
 _EXTERNAL_DATA_BYTES = 1_800_000_000  # weights above this go to an external data file (protobuf's 2 GB limit)
-_MIN_POINTS = 2  # see the module docstring
 
 
 class EncodeFrameGraph(nn.Module):
@@ -67,10 +66,17 @@ class DecodePromptsGraph(_WithPosEnc):
         self, image_embed: Tensor, high_res_0: Tensor, high_res_1: Tensor, point_coords: Tensor, point_labels: Tensor
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Decode prompts on an initial conditioning frame."""
-        out = steps.decode_prompts(
-            self.model, self.features(image_embed, high_res_0, high_res_1), point_coords, point_labels
-        )
-        return out.low_res_logits, out.object_score_logits, out.obj_ptr, out.iou
+        features = self.features(image_embed, high_res_0, high_res_1)
+        model = self.model
+        n_points = torch.ones_like(point_labels[0]).sum()  # P as a tensor: no branch on a dynamic shape
+        use_multimask = (n_points >= model.multimask_min_pt_num) & (n_points <= model.multimask_max_pt_num)
+        use_multimask = use_multimask & bool(model.multimask_output_in_sam)
+        outputs = []
+        for multimask in (True, False):
+            out = steps.decode_prompts(model, features, point_coords, point_labels, multimask=multimask)
+            outputs.append((out.low_res_logits, out.object_score_logits, out.obj_ptr, out.iou))
+        multi, single = outputs
+        return tuple(torch.where(use_multimask, a, b) for a, b in zip(multi, single, strict=True))
 
 
 class EncodeMemoryGraph(_WithPosEnc):
@@ -137,7 +143,7 @@ def _example(model: nn.Module, step: str) -> tuple[tuple[Tensor, ...], dict[str,
     with torch.inference_mode():
         features = steps.encode_frame(model, torch.randn(1, 3, size, size, generator=generator))
     f = (features.image_embed.clone(), features.high_res_0.clone(), features.high_res_1.clone())
-    objects, points = torch.export.Dim("objects", min=1), torch.export.Dim("points", min=_MIN_POINTS)
+    objects, points = torch.export.Dim("objects", min=1), torch.export.Dim("points", min=1)
     if step == "encode_frame":
         image = torch.randn(2, 3, size, size, generator=generator)
         return (image,), {"image": {0: torch.export.Dim("frames", min=1)}}
