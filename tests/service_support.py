@@ -113,7 +113,7 @@ def write_video(path: Path, n_frames: int = N_FRAMES) -> tuple[Path, list[Prompt
         seed=3, width=WIDTH, height=HEIGHT, n_frames=n_frames, n_particles=2, shape="sphere", size_nm=(8.0, 10.0)
     )
     clip = simulate_video(spec)
-    tifffile.imwrite(path, clip.video)
+    tifffile.imwrite(path, clip.video, photometric="minisblack")  # 3 or 4 frames are not RGB
     prompts = [
         PromptSpec(particle=int(k), frame=0, box=mask_box(clip.labels[0] == k)) for k in np.unique(clip.labels[0]) if k
     ]
