@@ -85,11 +85,10 @@ def _since(started: float) -> float:
 
 def render(client: Client) -> None:
     """The step's page."""
-    video_id = session.video_id()
-    if not video_id:
-        st.info("Pick a video in the sidebar, or bring one in at step 1.")
+    video = session.selected_video(client)
+    if video is None:
         return
-    video = client.get_video(video_id)
+    video_id = video.video_id
     state = prompts.prompts_of(client, video_id)
     st.subheader(f"Track · {video.filename}")
     particles = sorted({b["particle"] for b in state["boxes"]} | {p["particle"] for p in state["points"]})

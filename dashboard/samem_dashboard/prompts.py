@@ -98,11 +98,10 @@ def legend(boxes: list[dict[str, Any]]) -> str:
 
 def render(client: Client) -> None:
     """The step's page."""
-    video_id = session.video_id()
-    if not video_id:
-        st.info("Pick a video in the sidebar, or bring one in at step 1.")
+    video = session.selected_video(client)
+    if video is None:
         return
-    video = client.get_video(video_id)
+    video_id = video.video_id
     state = prompts_of(client, video_id)
     st.subheader(f"Mark the particles · {video.filename}")
     st.caption("Draw a box around each particle on a frame where it is clearly visible; each box gets the id shown "

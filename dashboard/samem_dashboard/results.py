@@ -89,11 +89,10 @@ def analysis_zip(files: dict[str, bytes], stats_json: str) -> bytes:
 
 def render(client: Client) -> None:
     """The step's page."""
-    video_id = session.video_id()
-    if not video_id:
-        st.info("Pick a video in the sidebar, or bring one in at step 1.")
+    video = session.selected_video(client)
+    if video is None:
         return
-    video = client.get_video(video_id)
+    video_id = video.video_id
     done = sorted(
         (j for j in client.list_jobs(video_id) if j.kind == pb.PROPAGATION and j.state == pb.SUCCEEDED),
         key=lambda j: j.created_unix, reverse=True,

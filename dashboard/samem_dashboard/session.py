@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from samem.client import Client
+from samem.service.api import tracking_pb2 as pb
 
 from .config import DashboardConfig
 
@@ -69,6 +70,15 @@ def store(name: str) -> dict[Any, Any]:
 def video_id() -> str | None:
     """The selected video's id."""
     return st.session_state.get(VIDEO_ID)
+
+
+def selected_video(client: Client) -> pb.Video | None:
+    """The selected video's record, or None (with a hint to pick one) when none is selected."""
+    selected = video_id()
+    if not selected:
+        st.info("Pick a video in the sidebar, or bring one in at step 1.")
+        return None
+    return client.get_video(selected)
 
 
 def select_video(video: str | None) -> None:
