@@ -5,7 +5,9 @@ Celery worker (``--workers N`` adds N - 1 more ``samem worker`` processes); then
 upload their own simulated video of ``--frames`` frames, prompt its particles, start a propagation, poll the job
 (GetJob) and list their videos every ``--poll`` seconds until it ends, and fetch the trajectories. Reported:
 frames/s over the wall time from the first upload to the last trajectories, per-job time (submit to SUCCEEDED)
-p50/p95, unary-call latency p50/p95 (every unary call of every client, under load), and failed requests.
+p50/p95, unary-call latency p50/p95 (every unary call of every client, under load), and failed requests. Then,
+on the idle stack, one live session (``Live.Track``, the server's in-process engine) pushes the first clip frame by
+frame: the service's per-frame latency (frame received -> masks and centroids sent) and the client's round trip.
 Random compact weights with a raised object-score bias (so masks are non-empty); ``--image-size`` sets the model
 input (small by default: this measures the service, not the model).
 
@@ -21,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,31 @@ def run_client(address: str, token: str, clip: Path, prompts: list[PromptSpec], 
             out.error = str(e)
 
 
+def live_latencies(address: str, token: str, clip: Path, prompts: list[PromptSpec]) -> tuple[list[float], list[float]]:
+    """Per-frame (server ms, client round-trip ms) of one live session over ``clip``.
+
+    One frame in flight at a time (a microscope waiting for each answer); the first frame, which also opens the
+    session, is left out.
+    """
+    video = tifffile.imread(clip).astype(np.float32)
+    low, high = float(video.min()), float(video.max())
+    server_ms, client_ms = [], []
+    sent = [0.0]
+
+    def paced() -> Iterator[np.ndarray]:
+        for index, frame in enumerate(video):
+            sent[0] = time.perf_counter()
+            yield frame
+            while len(client_ms) <= index:  # the next frame goes out once this one is answered
+                time.sleep(0.0005)
+
+    with Client(address, token=token) as client:
+        for response in client.live(paced(), prompts, low=low, high=high, n_frames=len(video)):
+            client_ms.append((time.perf_counter() - sent[0]) * 1e3)
+            server_ms.append(response.latency_ms)
+    return server_ms[1:], client_ms[1:]
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile, NaN for no values."""
     return float(np.percentile(values, q)) if values else float("nan")
@@ -134,6 +161,7 @@ def main() -> int:
         model=f"samem-compact:{checkpoint}", image_size=args.image_size,
     )  # fmt: skip
     os.environ["SAMEM_MAX_ACTIVE_JOBS"] = str(max(args.clients, 4))  # all clients share the stack's user token
+    os.environ["SAMEM_LIVE_BACKEND"] = "local"  # the live session below runs in the service process
     state = up(options)
     extra = []
     try:
@@ -157,6 +185,7 @@ def main() -> int:
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - started
+        live_server_ms, live_client_ms = live_latencies(state.address, state.token, *clips[0])
     finally:
         for process in extra:
             processes.stop(process, grace_s=10)
@@ -176,6 +205,11 @@ def main() -> int:
           f"{percentile(jobs, 50):.1f} s | {percentile(jobs, 95):.1f} s | {percentile(latencies, 50):.1f} ms | "
           f"{percentile(latencies, 95):.1f} ms | {len(latencies)} | {sum(r.failed for r in runs)} | "
           f"{sum(1 for r in runs if r.error)} |")  # fmt: skip
+    print()
+    print("| live frames | service p50 | service p95 | round trip p50 | round trip p95 |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    live = [percentile(values, q) for values in (live_server_ms, live_client_ms) for q in (50, 95)]
+    print(f"| {len(live_server_ms)} | " + " | ".join(f"{ms:.1f} ms" for ms in live) + " |")
     for index, run in enumerate(runs):
         if run.error:
             print(f"client {index}: {run.error}", file=sys.stderr)
