@@ -174,17 +174,17 @@ def _tables(video: pb.Video, state: dict[str, list[dict]]) -> None:
     version = session.store(TABLE_VERSION).get(video.video_id, 0)
     limits = {"n_frames": video.n_frames, "width": video.width, "height": video.height}
     coordinate = st.column_config.NumberColumn(format="%.1f", step=0.1)
+    ids = {  # the columns that say which particle and frame a box or click belongs to
+        "particle": st.column_config.NumberColumn("particle id", min_value=1, max_value=65535, step=1),
+        "frame": st.column_config.NumberColumn(min_value=0, max_value=video.n_frames - 1, step=1),
+    }
     boxes_col, points_col = st.columns([3, 2], gap="medium")
     with boxes_col:
         st.markdown("**Boxes** (video pixels; x = column, y = row)")
         edited = st.data_editor(
             boxes_frame(state["boxes"]), key=f"boxes-{video.video_id}-{version}", num_rows="dynamic",
             hide_index=True, width="stretch",
-            column_config={
-                "particle": st.column_config.NumberColumn("particle id", min_value=1, max_value=65535, step=1),
-                "frame": st.column_config.NumberColumn(min_value=0, max_value=video.n_frames - 1, step=1),
-                **{c: coordinate for c in ("x0", "y0", "x1", "y1")},
-            },
+            column_config={**ids, **{c: coordinate for c in ("x0", "y0", "x1", "y1")}},
         )  # fmt: skip
         _take(edited, BOX_COLUMNS, "boxes", video, state, limits)
     with points_col:
@@ -193,9 +193,7 @@ def _tables(video: pb.Video, state: dict[str, list[dict]]) -> None:
             points_frame(state["points"]), key=f"points-{video.video_id}-{version}", num_rows="dynamic",
             hide_index=True, width="stretch",
             column_config={
-                "particle": st.column_config.NumberColumn("particle id", min_value=1, max_value=65535, step=1),
-                "frame": st.column_config.NumberColumn(min_value=0, max_value=video.n_frames - 1, step=1),
-                "x": coordinate, "y": coordinate,
+                **ids, "x": coordinate, "y": coordinate,
                 "positive": st.column_config.CheckboxColumn("on particle", default=True),
             },
         )  # fmt: skip

@@ -131,11 +131,11 @@ def track(
     """
     if out_dir is not None:
         check_writable_dir(out_dir)
+    if isinstance(video, np.ndarray):
+        video = ArrayVideo(video)  # checks the shape before a model is built
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         engine_backend, model_record = _backend(backend, model, stack)
-        if isinstance(video, np.ndarray):
-            video = ArrayVideo(video)
         reader = video if isinstance(video, VideoReader) else stack.enter_context(open_video(video))
         info = reader.info
         image_size = engine_backend.settings.image_size

@@ -133,8 +133,7 @@ class TrainRecipe:
         low, high = self.cnr
         if step >= self.easy_steps:
             return low, high
-        start = min(high / 4.0, high)
-        start = max(start, low)
+        start = max(high / 4.0, low)
         fraction = max(step - 1, 0) / self.easy_steps
         return start * (low / start) ** fraction, high
 
