@@ -97,9 +97,9 @@ class RedisServer:
         self.process = None
 
 
-def write_present_checkpoint(path: Path) -> Path:
-    """Random compact weights whose object score says 'present' (non-empty masks), at ``IMAGE_SIZE``."""
-    state = build_model("samem-compact:random").model.state_dict()
+def write_present_checkpoint(path: Path, *, seed: int = 0) -> Path:
+    """Random compact weights (``seed``) whose object score says 'present' (non-empty masks), at ``IMAGE_SIZE``."""
+    state = build_model("samem-compact:random", seed=seed).model.state_dict()
     state["sam_mask_decoder.pred_obj_score_head.layers.2.bias"] += 20.0
     torch.save({"model": state, "image_size": IMAGE_SIZE}, path)
     return path

@@ -17,6 +17,7 @@ from helm_python.chart import Chart, lint
 from helm_python.errors import HelmRenderError, HelmValuesError
 
 from samem.service.auth import Authenticator
+from samem.service.catalogue import Catalogue
 
 CHART = Path(__file__).resolve().parents[1] / "charts" / "samem"
 PRODUCTION = CHART / "values-gpu-production.yaml"
@@ -111,6 +112,11 @@ def cpu(renders: dict[str, Rendered]) -> Rendered:
     return renders["ci/cpu-values"]
 
 
+@pytest.fixture(scope="module")
+def tls(renders: dict[str, Rendered]) -> Rendered:
+    return renders["ci/tls-models-values"]
+
+
 def containers_of(workload: dict[str, Any]) -> Iterator[dict[str, Any]]:
     spec = workload["spec"]["template"]["spec"]
     yield from spec.get("initContainers", [])
@@ -127,9 +133,8 @@ def test_lint_in_strict_mode_reports_nothing(values: Path | None) -> None:
 
 
 def test_the_ci_values_sets_and_the_production_file_are_all_rendered() -> None:
-    assert {"default", "production", "ci/default-values", "ci/hpa-external-redis-values", "ci/cpu-values"} <= set(
-        VALUE_SETS
-    )
+    assert {"default", "production", "ci/default-values", "ci/hpa-external-redis-values", "ci/cpu-values",
+            "ci/tls-models-values"} <= set(VALUE_SETS)  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
@@ -276,6 +281,45 @@ def test_the_dashboard_reaches_the_service_and_is_probed_on_streamlit_health(pro
     assert ingress["tls"] == [{"hosts": ["samem.example.org"], "secretName": "samem-dashboard-tls"}]
     assert ingress["rules"][0]["host"] == "samem.example.org"
     assert ingress["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == f"{RELEASE}-samem-dashboard"
+
+
+def test_the_model_catalogue_offers_the_main_model_as_default_and_the_extra_ones(
+    default: Rendered, tls: Rendered
+) -> None:
+    config = default.config()
+    assert config["SAMEM_MODELS"] == "sam2.1_hiera_l=sam2.1_hiera_l:/models/sam_em.pt"
+    assert (config["SAMEM_DEFAULT_MODEL"], config["SAMEM_MODEL_CACHE_SIZE"]) == ("sam2.1_hiera_l", "2")
+    config = tls.config()
+    catalogue = Catalogue.parse(config["SAMEM_MODELS"], default=config["SAMEM_DEFAULT_MODEL"])  # as the pods do
+    assert [(e.name, e.spec) for e in catalogue] == [
+        ("compact-v2", "samem-compact:/models/compact-v2.pt"), ("samem-compact", "samem-compact"),
+        ("sam2.1-tiny", "sam2.1_hiera_t:/models/sam2.1_hiera_tiny.pt"),
+    ]  # fmt: skip
+    assert config["SAMEM_BACKEND"] == "local" and config["SAMEM_MODEL_CACHE_SIZE"] == "3"
+    for component in ("service", "worker"):  # the service hashes the checkpoints for ListModels
+        mount = next(m for m in tls.container(component)["volumeMounts"] if m["name"] == "models")
+        assert mount["mountPath"] == "/models" and mount["readOnly"]
+
+
+def test_tls_mounts_the_certificate_into_the_service_and_only_the_ca_into_the_dashboard(
+    default: Rendered, tls: Rendered
+) -> None:
+    service = tls.container("service")
+    env = {e["name"]: e.get("value") for e in service["env"]}
+    assert (env["SAMEM_TLS_CERT"], env["SAMEM_TLS_KEY"]) == ("/etc/samem/tls/tls.crt", "/etc/samem/tls/tls.key")
+    volume = next(v for v in tls.pod("service")["spec"]["volumes"] if v["name"] == "tls")
+    assert volume["secret"]["secretName"] == "samem-grpc-tls"
+    assert {"name": "tls", "mountPath": "/etc/samem/tls", "readOnly": True} in service["volumeMounts"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):  # Kubernetes' gRPC probes cannot do TLS
+        assert service[probe]["tcpSocket"] == {"port": 50051} and "grpc" not in service[probe]
+    dashboard = tls.container("dashboard")
+    env = {e["name"]: e.get("value") for e in dashboard["env"]}
+    assert (env["SAMEM_TLS"], env["SAMEM_TLS_CA"]) == ("1", "/etc/samem/tls/ca.crt")
+    (ca,) = [v for v in tls.pod("dashboard")["spec"]["volumes"] if v["name"] == "tls-ca"]
+    assert ca["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]  # never the service's private key
+    assert "SAMEM_TLS_CERT" not in tls.config()  # the workers share the ConfigMap and serve nothing
+    plain = {e["name"] for e in default.container("dashboard")["env"]}
+    assert "SAMEM_TLS" not in plain and "SAMEM_TLS_CERT" not in {e["name"] for e in default.container("service")["env"]}
 
 
 def test_no_ingress_is_rendered_by_default(default: Rendered) -> None:
@@ -510,6 +554,18 @@ FAILURES = [
     ({"model": {"checkpoint": ""}}, "triton.repository.source=export needs model.checkpoint"),
     ({"worker": {"backend": "grpc://x:1"}}, "worker.backend must be empty, local or triton://HOST:PORT"),
     ({"auth": {"requireUsers": True}}, "no users: set auth.users"),
+    ({"tls": {"enabled": True}}, "tls.enabled=true needs tls.secretName"),
+    (
+        {"model": {"extra": [{"name": "shipped", "model": "samem-compact"}]}},
+        "model.extra offers models the workers build in process, but they run on Triton",
+    ),
+    (
+        {
+            "worker": {"backend": "local"},
+            "model": {"extra": [{"name": "sam2.1_hiera_l", "model": "samem-compact"}]},
+        },
+        'the model name "sam2.1_hiera_l" is used twice',
+    ),
 ]
 
 
@@ -529,6 +585,8 @@ def test_contradictory_values_fail_with_a_message_naming_the_fix(
         ({"service": {"port": "50051"}}, "/service/port"),
         ({"model": {"variant": "tensorrt"}}, "/model/variant"),
         ({"auth": {"users": [{"name": "x", "token": "short"}]}}, "token"),
+        ({"model": {"extra": [{"name": "a b", "model": "samem-compact"}]}}, "name"),
+        ({"tls": {"enable": True}}, "enable"),
     ],
 )
 def test_the_values_schema_rejects_typos_and_wrong_types(chart: Chart, values: dict[str, Any], where: str) -> None:

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import tifffile
-from dashboard_support import APP, TOKEN, Stack, service_stack
+from dashboard_support import APP, MODEL_B, TOKEN, Stack, service_stack
 from samem_dashboard import boxes as bx
-from samem_dashboard import colors, frames, plots, results
+from samem_dashboard import colors, frames, jobs, plots, results, sidebar, uploads
 from samem_dashboard.config import DashboardConfig
 from samem_dashboard.errors import describe
 from service_support import HEIGHT, WIDTH, write_video
@@ -116,12 +116,33 @@ def test_errors_become_plain_sentences_that_say_what_to_do() -> None:
     assert "Traceback" not in describe(RuntimeError("boom"))
 
 
-def test_settings_come_from_arguments_then_environment_then_defaults() -> None:
-    env = {"SAMEM_ADDRESS": "svc:7000", "SAMEM_TOKEN": " t0k ", "SAMEM_STORAGE": "/mnt/samem"}
+def test_models_and_jobs_are_labelled_with_their_model() -> None:
+    model = pb.Model(name="samem-compact", description="samem-compact, the weights shipped with samem", is_default=True)
+    assert jobs.model_label(model) == "samem-compact (default) · samem-compact, the weights shipped with samem"
+    assert jobs.model_label(pb.Model(name="tuned", description="d")) == "tuned · d"
+    rows = sidebar.job_rows([
+        pb.Job(kind=pb.PROPAGATION, state=pb.RUNNING, frames_done=5, frames_total=10, model="tuned", created_unix=2),
+        pb.Job(kind=pb.ANALYSIS, state=pb.QUEUED, created_unix=1),
+    ])  # fmt: skip
+    assert rows["model"].tolist() == ["tuned", "–"] and rows["progress"].tolist()[0] == 0.5
+    job = pb.Job(job_id="job-1", state=pb.RUNNING, frames_done=3, frames_total=9, model="tuned")
+    assert "model tuned" in jobs.progress_text(job, 1.0)
+
+
+def test_settings_come_from_arguments_then_environment_then_defaults(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    env = {"SAMEM_ADDRESS": "svc:7000", "SAMEM_TOKEN": " t0k ", "SAMEM_TLS_CA": str(ca)}
     config = DashboardConfig.from_env(env)
-    assert (config.address, config.token, config.storage) == ("svc:7000", "t0k", Path("/mnt/samem"))
+    assert (config.address, config.token, config.tls_ca, config.tls) == ("svc:7000", "t0k", ca, False)
     assert DashboardConfig.from_env(env, address="other:1").address == "other:1"
-    assert DashboardConfig.from_env({}).address == "127.0.0.1:50051"
+    assert DashboardConfig.from_env({"SAMEM_TLS": "1"}).tls and not DashboardConfig.from_env({"SAMEM_TLS": "0"}).tls
+    default = DashboardConfig.from_env({})
+    assert (default.address, default.tls, default.tls_ca) == ("127.0.0.1:50051", False, None)  # plaintext loopback
+    with pytest.raises(InputError, match=r"SAMEM_TLS_CA='.*missing.pem' is not a file"):
+        DashboardConfig.from_env({"SAMEM_TLS_CA": str(tmp_path / "missing.pem")})
+    with pytest.raises(InputError, match=r"SAMEM_TLS must be 1 or 0 \(true/false\), got 'maybe'"):
+        DashboardConfig.from_env({"SAMEM_TLS": "maybe"})
     with pytest.raises(InputError, match=r"SAMEM_ADDRESS must be HOST:PORT, got 'svc'"):
         DashboardConfig.from_env({"SAMEM_ADDRESS": "svc"})
     with pytest.raises(InputError, match=r"SAMEM_DASHBOARD_TIMEOUT_S='soon' is not a number"):
@@ -141,10 +162,10 @@ def test_overlay_tints_each_mask_in_its_particle_colour_and_outlines_it(tmp_path
     assert frames.overlay(None, labels, scale=2.0).size == (2 * WIDTH, 2 * HEIGHT)
     with pytest.raises(ValueError, match="differ in shape"):
         frames.overlay(gray[:, :10], labels)
-    stretched = frames.to_uint8(np.linspace(-5.0, 5.0, 1000).reshape(10, 100))
-    assert stretched.min() == 0 and stretched.max() == 255
-    assert set(np.unique(frames.to_uint8(np.ones((4, 4))))) == {128}
-    cache = frames.FileCache(tmp_path / "cache")
+    small = np.arange(48 * 64, dtype=np.uint8).reshape(48, 64)  # a frame the service sent at max_size 64
+    assert frames.fit(small, HEIGHT, WIDTH).shape == (HEIGHT, WIDTH) and frames.fit(gray, HEIGHT, WIDTH) is gray
+    assert np.array_equal(frames.fit(small, 96, 128)[::2, ::2], small)  # enlarged by repeating pixels
+    cache = uploads.FileCache(tmp_path / "cache")
     path = cache.store("clip.tif", b"data")
     assert cache.find("3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7") == path
     assert cache.find("0" * 64) is None
@@ -155,12 +176,12 @@ def test_the_calibration_is_read_from_the_files_metadata_and_absent_when_it_has_
     tifffile.imwrite(tmp_path / "cal.tif", frames_, imagej=True, resolution=(1 / 0.4, 1 / 0.4),
                      metadata={"axes": "TYX", "unit": "nm", "finterval": 0.025})  # fmt: skip
     tifffile.imwrite(tmp_path / "plain.tif", frames_, photometric="minisblack")
-    found = frames.calibration(frames.probe(tmp_path / "cal.tif"))
+    found = uploads.calibration(uploads.probe(tmp_path / "cal.tif"))
     assert found.px_nm == pytest.approx(0.4) and found.fps == pytest.approx(40.0)
-    assert frames.calibration(frames.probe(tmp_path / "plain.tif")) == frames.Calibration(px_nm=None, fps=None)
+    assert uploads.calibration(uploads.probe(tmp_path / "plain.tif")) == uploads.Calibration(px_nm=None, fps=None)
     with pytest.raises(InputError, match="not a readable TIFF"):
         (tmp_path / "bad.tif").write_bytes(b"not a tiff")
-        frames.probe(tmp_path / "bad.tif")
+        uploads.probe(tmp_path / "bad.tif")
 
 
 @pytest.fixture(scope="module")
@@ -300,8 +321,10 @@ def test_tracking_watches_the_job_to_the_end_and_the_results_show_statistics_and
     stats = [d.value for d in app.dataframe if "exponent α" in d.value.columns]
     assert stats and stats[0]["particle"].tolist() == ["1", "2", "ensemble"]
     assert len(app.get("plotly_chart")) == 4
-    # the mask overlay; the video was uploaded by another client, so this dashboard has no copy of its frames
-    assert any('caption: "frame 0 (masks only' in str(image.proto) for image in app.get("image"))
+    # the mask overlay over the frame from the service (GetFrame): the video was uploaded by another client
+    captions = [str(image.proto) for image in app.get("image")]
+    assert any('caption: "frame 0"' in c for c in captions) and not any("masks only" in c for c in captions)
+    assert any(key[0] == video_id for key in app.session_state["frames"])  # fetched through the client
     labels = {button.proto.label for button in app.get("download_button")}
     assert {"trajectories.csv", "report.html", "stats.json", "trajectories.png", "msd.png"} <= labels
     app.button(key="prep-masks").click().run()
@@ -315,6 +338,28 @@ def test_tracking_watches_the_job_to_the_end_and_the_results_show_statistics_and
         expected = client.masks(job.job_id)
     assert stack_.shape == (30, HEIGHT, WIDTH) and stack_.dtype == np.uint16
     assert all(np.array_equal(stack_[frame], labels) for frame, labels in expected.items()) and len(expected) == 30
+
+
+def test_the_track_step_offers_the_services_models_with_the_default_preselected_and_runs_the_chosen_one(
+    app: AppTest, stack: Stack, tmp_path: Path
+) -> None:
+    path, prompts = write_video(tmp_path / "clip.tif", n_frames=12)
+    video_id = _uploaded(stack, path, prompts)
+    _sign_in(app)
+    app.sidebar.radio[0].set_value(video_id).run()
+    app.radio(key="step").set_value("3 · Track").run()
+    picker = app.selectbox(key="track-model")
+    assert picker.value == "samem-compact"  # the service's default, preselected
+    assert [o.split(" · ")[0] for o in picker.options] == ["samem-compact (default)", MODEL_B]
+    picker.set_value(MODEL_B).run()
+    app.button(key="start-track").click().run()
+    assert not app.exception and app.radio(key="step").value == "4 · Results"
+    with Client(stack.address, token=TOKEN) as client:
+        (job,) = [j for j in client.list_jobs(video_id) if j.kind == pb.PROPAGATION]
+    assert job.state == pb.SUCCEEDED and job.model == MODEL_B
+    assert f"model {MODEL_B}" in app.selectbox[0].options[0]  # the results name the job's model
+    jobs_table = next(d.value for d in app.sidebar.dataframe if "model" in d.value.columns)
+    assert MODEL_B in jobs_table["model"].tolist()
 
 
 def test_a_job_cancelled_while_watched_ends_with_a_warning_not_an_error(

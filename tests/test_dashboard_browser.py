@@ -2,14 +2,16 @@
 which talks to a real gRPC server with a real Redis and a real Celery worker process. No mocks.
 
 A facility user signs in (after a wrong token), uploads a simulated video (after a file that is not one) with its
-calibration, draws a box around each particle on the frame with the mouse and clicks on one, starts tracking,
-watches it finish, looks at the trajectories and the statistics table, and downloads trajectories.csv.
+calibration, draws a box around each particle on the frame (shown from the service's GetFrame) with the mouse and
+clicks on one, picks a model from the service's catalogue, starts tracking, watches it finish, looks at the
+trajectories and the statistics table, and downloads trajectories.csv.
 Screenshots of every step go to artifacts/dashboard/.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import tifffile
-from dashboard_support import ROOT, TOKEN, Stack, service_stack, streamlit_app
+from dashboard_support import MODEL_B, ROOT, TOKEN, Stack, service_stack, streamlit_app
 from service_support import HEIGHT, WIDTH, write_video
 
 from samem.client import Client
@@ -149,7 +151,13 @@ def test_a_user_signs_in_uploads_draws_boxes_tracks_and_downloads_the_trajectori
             page.wait_for_selector("text=Frames to track")
             _idle(page)
 
-            # 4. track, with the live progress bar
+            # 4. pick the model explicitly (the service's default is preselected), then track with a progress bar
+            picker = page.locator("[data-testid=stSelectbox]").filter(has_text="Model").locator("input")
+            assert picker.input_value().startswith("samem-compact (default)")
+            picker.click()
+            page.get_by_role("option", name=re.compile(rf"^{MODEL_B} ")).click()
+            _idle(page)
+            assert picker.input_value().startswith(f"{MODEL_B} ·")
             page.get_by_role("button", name="Start tracking").click()
             page.wait_for_selector("[data-testid=stProgress]")
             page.screenshot(path=shots / "05-tracking.png", full_page=True)
@@ -198,7 +206,7 @@ def test_a_user_signs_in_uploads_draws_boxes_tracks_and_downloads_the_trajectori
             assert frame == 0
             assert max(abs(a - b) for a, b in zip(box, boxes[particle], strict=True)) <= 0.6  # mouse pixels
         (job,) = [j for j in client.list_jobs(video.video_id) if j.kind == pb.PROPAGATION]
-        assert job.state == pb.SUCCEEDED and job.frames_done == N_FRAMES
+        assert job.state == pb.SUCCEEDED and job.frames_done == N_FRAMES and job.model == MODEL_B
         assert downloaded == client.trajectories_csv(job.job_id)
     table = pd.read_csv(io.BytesIO(downloaded))
     assert {"frame", "particle", "x", "y", "present", "mask_score"} <= set(table.columns)

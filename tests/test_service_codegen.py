@@ -18,4 +18,4 @@ def test_generated_modules_import_each_other_inside_the_package() -> None:
 
     assert tracking_pb2_grpc.samem_dot_v1_dot_tracking__pb2 is tracking_pb2
     assert tracking_pb2.DESCRIPTOR.name == "samem/v1/tracking.proto"
-    assert set(tracking_pb2.DESCRIPTOR.services_by_name) == {"Videos", "Prompts", "Jobs", "Results", "Live"}
+    assert set(tracking_pb2.DESCRIPTOR.services_by_name) == {"Videos", "Prompts", "Models", "Jobs", "Results", "Live"}

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow  # about 40 s of requests
 ALLOWED = {
     grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
     grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.PERMISSION_DENIED,
-    grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.OUT_OF_RANGE,
 }  # fmt: skip
 FUZZ = settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -97,12 +97,21 @@ def unary_calls(draw: st.DrawFn, target: Target) -> tuple[str, str, object]:
         "Videos/ListVideos": st.builds(pb.ListVideosRequest, all_users=st.booleans()),
         "Videos/RegisterVideo": st.builds(pb.RegisterVideoRequest, path=texts, px_nm=numbers, fps=numbers),
         "Videos/DeleteVideo": st.builds(pb.DeleteVideoRequest, video_id=texts),
+        "Videos/GetFrame": st.builds(
+            pb.GetFrameRequest,
+            video_id=video,
+            frame=st.one_of(int32s, st.integers(-1, 7)),
+            max_size=st.one_of(int32s, st.integers(0, 64)),
+        ),
+        "Models/ListModels": st.just(pb.ListModelsRequest()),
         "Prompts/SetPrompts": st.builds(pb.SetPromptsRequest, video_id=video, prompts=st.lists(prompt, max_size=4)),
         "Prompts/RemovePrompt": st.builds(
             pb.RemovePromptRequest, video_id=video, particle=int32s, frame=int32s, all_frames=st.booleans()
         ),
         "Prompts/ListPrompts": st.builds(pb.ListPromptsRequest, video_id=video),
-        "Jobs/StartPropagation": st.builds(pb.StartPropagationRequest, video_id=video),
+        "Jobs/StartPropagation": st.builds(
+            pb.StartPropagationRequest, video_id=video, model=st.one_of(st.just(""), st.just("samem-compact"), texts)
+        ),
         "Jobs/GetJob": st.builds(pb.GetJobRequest, job_id=job),
         "Jobs/ListJobs": st.builds(pb.ListJobsRequest, video_id=video, all_users=st.booleans()),
         "Jobs/CancelJob": st.builds(pb.CancelJobRequest, job_id=st.one_of(texts, st.just("job-unknown"))),
@@ -135,6 +144,7 @@ def test_random_messages_get_ok_or_a_proper_status_code(target: Target, data: st
     method=st.sampled_from([
         "Videos/GetVideo", "Videos/RegisterVideo", "Prompts/SetPrompts", "Prompts/RemovePrompt", "Jobs/GetJob",
         "Jobs/ListJobs", "Jobs/StartPropagation", "Results/StartAnalysis", "Results/GetMasks", "Jobs/WatchJob",
+        "Videos/GetFrame",
     ]),
     payload=st.binary(max_size=64),
 )  # fmt: skip

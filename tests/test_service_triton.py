@@ -12,6 +12,7 @@ from service_support import TOKENS, Worker, redis_server, write_present_checkpoi
 from serving_support import torch_threads
 
 from samem.client import Client
+from samem.model.build import file_sha256
 from samem.service.api import tracking_pb2 as pb
 from samem.service.config import ServiceConfig
 from samem.service.server import create_server
@@ -46,6 +47,10 @@ def test_propagation_through_triton_gives_the_trajectories_of_in_process_trackin
                 job = client.wait(client.start_propagation(video_id).job_id, timeout_s=120)
                 assert job.state == pb.SUCCEEDED, job.error
                 table = client.trajectories(job.job_id)
+                ran = client._unary(client.results.GetTrajectories, pb.GetTrajectoriesRequest(job_id=job.job_id))
+                # the default model runs on what Triton serves, and the job records what that was
+                assert job.model == ran.model == "samem-compact"
+                assert (ran.model_spec, ran.model_checkpoint_sha256) == (model, file_sha256(checkpoint))
             stats = grpcclient.InferenceServerClient(triton.grpc_url).get_inference_statistics(
                 model_name("encode_frame"), as_json=True
             )

@@ -1,96 +1,56 @@
-"""Frames to look at: local copies of video files, contrast for display, and the mask overlay.
+"""Frames to look at: fetched from the service (``Videos.GetFrame``), kept for a few views, and the mask overlay.
 
-The service answers with masks, not frames, so the dashboard keeps a local copy of each file it uploads (keyed by
-SHA-256, which the service reports for every video) and, when the shared storage is mounted here, reads videos
-registered by path from it. Frames are read with :mod:`samem.io.video`, the engine's own readers.
+The service reads the video where it lies (an upload or a file registered on its storage), stretches the contrast
+and sends an 8-bit PNG, scaled down to at most :data:`MAX_SIZE` px; the dashboard never reads the storage itself.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import shutil
-from dataclasses import dataclass
-from pathlib import Path
+from collections import OrderedDict
 
 import numpy as np
+import streamlit as st
 from PIL import Image, ImageDraw, ImageFont
 
-from samem.io.video import VideoInfo, open_video
+from samem.client import Client
 from samem.measure import mask_box
 
 from .colors import particle_rgb
 
-
-@dataclass(frozen=True, kw_only=True)
-class Calibration:
-    """Pixel size (nm) and frame rate (1/s) from a file's metadata; ``None`` where the file does not say."""
-
-    px_nm: float | None
-    fps: float | None
+MAX_SIZE = 1024  # longest side fetched: more than the page shows
+FRAMES = "frames"  # (video id, frame) -> uint8 image, the most recently viewed frames of this session
+FRAMES_KEPT = 32
 
 
-def calibration(info: VideoInfo) -> Calibration:
-    """The calibration a reader found in the file."""
-    fps = 1.0 / info.frame_interval_s if info.frame_interval_s else None
-    return Calibration(px_nm=info.px_nm or None, fps=fps)
+def png_gray(data: bytes) -> np.ndarray:
+    """An 8-bit greyscale PNG as a uint8 array (H, W)."""
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("L"))
 
 
-def probe(path: Path) -> VideoInfo:
-    """Open a video just to read its size and metadata (raises :class:`samem.errors.InputError` if unreadable)."""
-    with open_video(path) as reader:
-        return reader.info
+def service_frame(client: Client, video_id: str, frame: int) -> np.ndarray:
+    """Frame ``frame`` of the video for display (uint8, contrast-stretched by the service), kept per session.
+
+    Kept in this session only (not across users): the service checks each user's access to the video.
+    """
+    recent: OrderedDict[tuple[str, int], np.ndarray] = st.session_state.setdefault(FRAMES, OrderedDict())
+    key = (video_id, int(frame))
+    if key not in recent:
+        recent[key] = png_gray(client.get_frame(video_id, int(frame), max_size=MAX_SIZE).png)
+        while len(recent) > FRAMES_KEPT:
+            recent.popitem(last=False)
+    recent.move_to_end(key)
+    return recent[key]
 
 
-class FileCache:
-    """Local copies of uploaded video files: ``<root>/<sha256>/<file name>``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def store(self, name: str, data: bytes) -> Path:
-        """Keep ``data`` under its SHA-256 with its file name (the suffix picks the reader); return the path."""
-        digest = hashlib.sha256(data).hexdigest()
-        folder = self.root / digest
-        target = folder / Path(name).name
-        if not target.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            partial = folder / f".{target.name}.partial"
-            partial.write_bytes(data)
-            partial.replace(target)
-        return target
-
-    def find(self, sha256: str) -> Path | None:
-        """The local copy of a file with this SHA-256, if the dashboard has one."""
-        folder = self.root / sha256
-        if not sha256 or not folder.is_dir():
-            return None
-        files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
-        return files[0] if files else None
-
-    def discard(self, path: Path) -> None:
-        """Forget a local copy (when its upload failed or its video was deleted)."""
-        if path.parent.parent == self.root:
-            shutil.rmtree(path.parent, ignore_errors=True)
-
-
-def read_frame(path: Path, index: int) -> np.ndarray:
-    """Frame ``index`` of a video file as stored (2-D, native dtype)."""
-    with open_video(path) as reader:
-        return reader.read(int(index))
-
-
-def to_uint8(frame: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> np.ndarray:
-    """Contrast-stretch a frame to 0-255 between two percentiles (a flat frame becomes mid-grey)."""
-    data = np.asarray(frame, dtype=np.float64)
-    finite = data[np.isfinite(data)]
-    if finite.size == 0:
-        return np.full(data.shape, 128, np.uint8)
-    low, high = np.percentile(finite, [low_pct, high_pct])
-    if high <= low:
-        return np.full(data.shape, 128, np.uint8)
-    scaled = np.clip((np.nan_to_num(data, nan=low) - low) / (high - low), 0.0, 1.0)
-    return np.rint(scaled * 255).astype(np.uint8)
+def fit(gray: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``gray`` resized to ``height`` x ``width`` (nearest neighbour when enlarging, to keep pixels visible)."""
+    if gray.shape == (height, width):
+        return gray
+    enlarging = width > gray.shape[1] or height > gray.shape[0]
+    resample = Image.Resampling.NEAREST if enlarging else Image.Resampling.BILINEAR
+    return np.asarray(Image.fromarray(gray).resize((width, height), resample))
 
 
 def display_scale(width: int, height: int, max_width: int = 760, max_height: int = 600) -> float:

@@ -1,4 +1,6 @@
-"""Step 3: start tracking the prompted particles, watch the live progress (the service's WatchJob stream), cancel.
+"""Step 3: pick a model, start tracking the prompted particles, watch the live progress (WatchJob), cancel.
+
+The models are the service's catalogue (``ListModels``), its default preselected; the chosen one goes with the job.
 
 The stream is read on a helper thread that hands events to the page through a queue, so the page keeps
 refreshing (and Streamlit can stop it when the user clicks Cancel) even while no event arrives.
@@ -6,7 +8,6 @@ refreshing (and Streamlit can stop it when the user clicks Cancel) even while no
 
 from __future__ import annotations
 
-import inspect
 import queue
 import threading
 import time
@@ -25,9 +26,26 @@ FINAL = (pb.SUCCEEDED, pb.FAILED, pb.CANCELLED)
 TICK_S = 0.25
 
 
-def model_choice_supported() -> bool:
-    """Whether this client (and so the service API) lets a job choose its model."""
-    return "model" in inspect.signature(Client.start_propagation).parameters
+def model_label(model: pb.Model) -> str:
+    """How a model is named in the picker: its name, the default marked, and what it is."""
+    return f"{model.name}{' (default)' if model.is_default else ''} · {model.description}"
+
+
+def choose_model(client: Client) -> str:
+    """A select box of the offered models, the default preselected; the chosen name."""
+    models = client.list_models()
+    names = [m.name for m in models]
+    default = next((i for i, m in enumerate(models) if m.is_default), 0)
+    by_name = {m.name: m for m in models}
+    chosen = st.selectbox(
+        "Model", names, index=default, key="track-model", format_func=lambda n: model_label(by_name[n]),
+        help="The models this facility offers. The default suits most videos; others may be fine-tuned for "
+             "particular samples.",
+    )  # fmt: skip
+    model = by_name[chosen]
+    if model.checkpoint_sha256:
+        st.caption(f"Checkpoint SHA-256 `{model.checkpoint_sha256[:16]}…`")
+    return chosen
 
 
 def progress_text(job: pb.Job, elapsed_s: float) -> str:
@@ -37,7 +55,8 @@ def progress_text(job: pb.Job, elapsed_s: float) -> str:
         return f"Queued, waiting for a worker … ({elapsed_s:.0f} s)"
     rate = f" · {job.frames_done / elapsed_s:.1f} frames/s" if job.frames_done and elapsed_s > 0 else ""
     resumed = f" · resumed {job.resumes}×" if job.resumes else ""
-    return f"{state.capitalize()}: frame {job.frames_done} of {job.frames_total}{rate}{resumed}"
+    model = f" · model {job.model}" if job.model else ""
+    return f"{state.capitalize()}: frame {job.frames_done} of {job.frames_total}{rate}{model}{resumed}"
 
 
 def _watch(client: Client, job_id: str, events: queue.Queue[Any], stop: threading.Event) -> None:
@@ -97,12 +116,7 @@ def render(client: Client) -> None:
     cols[0].metric("Particles", len(particles))
     cols[1].metric("Frames to track", max(video.n_frames - first, 0))
     cols[2].metric("From frame", first)
-    model = ""
-    if model_choice_supported():
-        model = st.text_input("Model", value="samem-compact", help="NAME[:CHECKPOINT] offered by this deployment.")
-    else:
-        st.caption("Model: the one this deployment's workers run (samem-compact unless the facility configured "
-                   "another); this service version does not let a job choose.")  # fmt: skip
+    model = choose_model(client)
     active = session.store(ACTIVE)
     job_id = active.get(video_id) or _unfinished(client, video_id)
     job = client.get_job(job_id) if job_id else None
@@ -110,7 +124,7 @@ def render(client: Client) -> None:
     start, cancel, _ = st.columns([1, 1, 5])
     if start.button("Start tracking", type="primary", disabled=running or not particles, key="start-track"):
         prompts.save(client, video_id)
-        job = client.start_propagation(video_id, model=model) if model else client.start_propagation(video_id)
+        job = client.start_propagation(video_id, model=model)
         active[video_id] = job.job_id
         running = True
     if not particles:
@@ -133,7 +147,7 @@ def _unfinished(client: Client, video_id: str) -> str | None:
 
 def _outcome(job: pb.Job) -> None:
     if job.state == pb.SUCCEEDED:
-        st.progress(1.0, text=f"Done: {job.frames_done} frames tracked.")
+        st.progress(1.0, text=f"Done: {job.frames_done} frames tracked with model {job.model}.")
         if st.button("See the results →", type="primary", key="to-results"):
             session.goto(session.RESULTS)
         if job.job_id not in session.store(SHOWN):

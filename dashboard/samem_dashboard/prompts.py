@@ -7,13 +7,12 @@ canvas edit bumps the tables' version so they reload. The service receives the p
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import streamlit as st
 
-from samem.client import Client
+from samem.client import Client, ClientError
 from samem.service.api import tracking_pb2 as pb
 
 from . import session
@@ -33,20 +32,14 @@ from .boxes import (
     same,
 )  # fmt: skip
 from .colors import particle_color
-from .frames import display_scale, frame_png, read_frame, to_uint8
-from .videos import local_path
+from .errors import describe
+from .frames import display_scale, fit, frame_png, service_frame
 
 PROMPTS = "prompts"  # video id -> {"boxes": [...], "points": [...]}
 CANVAS_VERSION = "canvas_version"  # video id -> int
 TABLE_VERSION = "table_version"  # video id -> int
 CANVAS_INIT = "canvas_init"  # canvas key -> the initial drawing it was mounted with
 TOOLS = {"Box": "labeled_rect", "Click +": "point", "Click −": "point"}  # −: a click on the background
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def background(path: str, mtime: float, frame: int, scale: float) -> bytes:
-    """Frame ``frame`` of the file, contrast-stretched and zoomed, as PNG (cached per file version and zoom)."""
-    return frame_png(to_uint8(read_frame(Path(path), frame)), scale)
 
 
 def blank(width: int, height: int) -> bytes:
@@ -125,7 +118,7 @@ def render(client: Client) -> None:
         if state["points"]:
             st.caption(f"{len(state['points'])} click(s): green on a particle, red on the background.")
     st.markdown('<div style="height: 1.6rem"></div>', unsafe_allow_html=True)  # room for the canvas toolbar
-    _canvas(video, state, frame, tool, particle)
+    _canvas(client, video, state, frame, tool, particle)
     _tables(video, state)
     left, right, _ = st.columns([1, 1, 2])
     if left.button("Save prompts", key="save-prompts"):
@@ -135,18 +128,18 @@ def render(client: Client) -> None:
         session.goto(session.TRACK, f"Saved {count} prompt(s). Start tracking when ready.")
 
 
-def _canvas(video: pb.Video, state: dict[str, list[dict]], frame: int, tool: str, particle: int) -> None:
+def _canvas(
+    client: Client, video: pb.Video, state: dict[str, list[dict]], frame: int, tool: str, particle: int
+) -> None:
     from streamlit_drawable_canvas import st_canvas  # registers its component: needs a running app
 
     scale = display_scale(video.width, video.height, 760, 540)
     width, height = round(video.width * scale), round(video.height * scale)
-    path = local_path(video)
-    if path is None:
+    try:
+        image = frame_png(fit(service_frame(client, video.video_id, frame), height, width))
+    except ClientError as e:  # e.g. the file left the storage: boxes can still be typed in
         image = blank(width, height)
-        st.warning("Frames of this video are not available on this dashboard (see step 1); boxes can be typed into "
-                   "the table below.")  # fmt: skip
-    else:
-        image = background(str(path), path.stat().st_mtime, frame, scale)
+        st.warning(f"Frame {frame} cannot be shown: {describe(e)} Boxes can be typed into the table below.")
     here = [b for b in state["boxes"] if b["frame"] == frame]
     clicks = [p for p in state["points"] if p["frame"] == frame]
     version = session.store(CANVAS_VERSION).get(video.video_id, 0)

@@ -11,7 +11,6 @@ import io
 import json
 import zipfile
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,15 +18,14 @@ import pandas as pd
 import streamlit as st
 import tifffile
 
-from samem.client import Client
+from samem.client import Client, ClientError
 from samem.errors import SamemError
 from samem.service.api import tracking_pb2 as pb
 
 from . import jobs, plots, session
 from .colors import particle_color
 from .errors import shown_errors
-from .frames import display_scale, image_png, overlay, read_frame, to_uint8
-from .videos import local_path
+from .frames import display_scale, fit, image_png, overlay, service_frame
 
 ANALYSES = "analyses"  # propagation job id -> {"job": analysis job id, "settings": (px_nm, fps, exposure)}
 FETCHED = "fetched"  # (kind, job id) -> bytes or decoded results, fetched once per session
@@ -59,12 +57,6 @@ def frame_masks(client: Client, job_id: str, frame: int) -> np.ndarray | None:
             recent.popitem(last=False)
     recent.move_to_end(key)
     return recent[key]
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def gray_frame(path: str, mtime: float, frame: int) -> np.ndarray:
-    """A frame of a local video file for display (uint8, contrast-stretched), cached per file version."""
-    return to_uint8(read_frame(Path(path), frame))
 
 
 def masks_tif(client: Client, job_id: str, video: pb.Video) -> bytes:
@@ -148,7 +140,16 @@ def render(client: Client) -> None:
 
 def _job_label(job: pb.Job) -> str:
     started = dt.datetime.fromtimestamp(job.created_unix).strftime("%Y-%m-%d %H:%M")
-    return f"{started} · {job.frames_done} frames · {job.job_id}"
+    model = f" · model {job.model}" if job.model else ""
+    return f"{started} · {job.frames_done} frames{model} · {job.job_id}"
+
+
+def _gray(client: Client, video: pb.Video, frame: int) -> np.ndarray | None:
+    """The frame under the masks at the video's size, or None (masks on black) when the service cannot show it."""
+    try:
+        return fit(service_frame(client, video.video_id, frame), video.height, video.width)
+    except ClientError:
+        return None
 
 
 def _fmt(value: Any) -> str:
@@ -169,11 +170,10 @@ def _masks(client: Client, job_id: str, video: pb.Video, table: pd.DataFrame) ->
         if labels is None:
             st.info(f"No masks for frame {frame} (tracking started later).")
         else:
-            path = local_path(video)
-            gray = gray_frame(str(path), path.stat().st_mtime, frame) if path is not None else None
+            gray = _gray(client, video, frame)
             scale = display_scale(video.width, video.height, 720, 540)
             st.image(image_png(overlay(gray, labels, scale)), caption=f"frame {frame}" + (
-                "" if gray is not None else " (masks only: the frames are not available here)"))  # fmt: skip
+                "" if gray is not None else " (masks only: the service cannot show this frame)"))  # fmt: skip
     with right:
         rows = table[table["frame"] == frame]
         names = {"particle": "id", "present": "present", "x": "x", "y": "y", "area_px": "area", "mask_score": "score"}

@@ -40,7 +40,7 @@ def client() -> Client | None:
 def sign_in(token: str) -> Client:
     """Connect with ``token`` and check it with one call; keep the client only if the service accepts it."""
     cfg = config()
-    candidate = Client(cfg.address, token=token.strip(), timeout_s=cfg.timeout_s)
+    candidate = Client(cfg.address, token=token.strip(), timeout_s=cfg.timeout_s, tls=cfg.tls, root_ca=cfg.tls_ca)
     try:
         candidate.list_videos()
     except BaseException:

@@ -25,15 +25,16 @@ def video_label(video: pb.Video) -> str:
 
 
 def job_rows(jobs: list[pb.Job]) -> pd.DataFrame:
-    """Jobs as a table, newest first: what, state, progress, started."""
+    """Jobs as a table, newest first: what (started when), model, state, progress."""
     rows = []
     for job in sorted(jobs, key=lambda j: j.created_unix, reverse=True):
         done = job.frames_done / job.frames_total if job.kind == pb.PROPAGATION and job.frames_total else None
         rows.append({
             "job": f"{dt.datetime.fromtimestamp(job.created_unix).strftime('%H:%M')} {KIND_NAMES.get(job.kind, '?')}",
-            "state": STATE_NAMES.get(job.state, "?"), "progress": done if job.state != pb.SUCCEEDED else 1.0,
+            "model": job.model or "–", "state": STATE_NAMES.get(job.state, "?"),
+            "progress": done if job.state != pb.SUCCEEDED else 1.0,
         })  # fmt: skip
-    return pd.DataFrame(rows, columns=["job", "state", "progress"])
+    return pd.DataFrame(rows, columns=["job", "model", "state", "progress"])
 
 
 def render() -> Client | None:
@@ -101,6 +102,7 @@ def _videos(client: Client) -> None:
             job_rows(jobs), hide_index=True, width="stretch",
             column_config={
                 "job": st.column_config.TextColumn(width="small"),
+                "model": st.column_config.TextColumn(width="small"),
                 "state": st.column_config.TextColumn(width="small"),
                 "progress": st.column_config.ProgressColumn("done", min_value=0.0, max_value=1.0, width="small"),
             },

@@ -6,7 +6,6 @@ The calibration is prefilled from the file's metadata; the selected video is sho
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import streamlit as st
 
@@ -16,27 +15,9 @@ from samem.service.api import tracking_pb2 as pb
 
 from . import session
 from .errors import shown_errors
-from .frames import Calibration, FileCache, calibration, probe
+from .uploads import Calibration, FileCache, calibration, probe
 
 UPLOADED = "uploaded_files"  # file_id of the browser upload -> local path of its copy
-REGISTERED = "registered_paths"  # video id -> path on the shared storage
-
-
-def local_path(video: pb.Video) -> Path | None:
-    """Where this dashboard can read the video's frames: its own copy of an upload, or the mounted storage."""
-    cfg = session.config()
-    cached = FileCache(cfg.cache_dir).find(video.sha256)
-    if cached is not None:
-        return cached
-    if cfg.storage is not None:
-        registered = session.store(REGISTERED).get(video.video_id)
-        candidates = [cfg.storage / "uploads" / video.owner / video.video_id / video.filename]
-        if registered:
-            candidates.insert(0, cfg.storage / registered)
-        for candidate in candidates:
-            if candidate.is_file():
-                return candidate
-    return None
 
 
 def render(client: Client) -> None:
@@ -111,7 +92,6 @@ def _register(client: Client) -> None:
     if st.button("Register", type="primary", key="register-go", disabled=not path.strip()):
         with st.spinner("Opening the file on the storage …"):
             video = client.register_video(path.strip(), px_nm=px_nm, fps=fps)
-        session.store(REGISTERED)[video.video_id] = path.strip()
         session.select_video(video.video_id)
         session.goto(session.PARTICLES, f"Registered {video.filename}: {video.n_frames} frames.")
 
@@ -127,9 +107,6 @@ def _details(client: Client, video: pb.Video) -> None:
     created = dt.datetime.fromtimestamp(video.created_unix).strftime("%Y-%m-%d %H:%M")
     st.caption(f"id `{video.video_id}` · {video.size_bytes / 1e6:.1f} MB · added {created} · SHA-256 "
                f"`{video.sha256[:12]}…`")  # fmt: skip
-    if local_path(video) is None:
-        st.info("This dashboard has no copy of this video's frames (it was not uploaded from here, and the shared "
-                "storage is not mounted here): particles can still be entered as numbers in step 2.")  # fmt: skip
     go, delete = st.columns([1, 1])
     if go.button("Mark particles →", type="primary"):
         session.goto(session.PARTICLES)

@@ -91,6 +91,36 @@ local
 {{- end -}}
 {{- end -}}
 
+{{/* The name of the main model in the catalogue (the default). */}}
+{{- define "samem.defaultModel" -}}
+{{- default (base .Values.model.name | trimSuffix ".yaml" | trimSuffix ".yml") .Values.model.catalogueName -}}
+{{- end -}}
+
+{{/* SAMEM_MODELS: name=SPEC of the main model, then of each model.extra (checkpoints on the models volume). */}}
+{{- define "samem.modelCatalogue" -}}
+{{- $root := . -}}
+{{- $entries := list (printf "%s=%s" (include "samem.defaultModel" .) (include "samem.modelSpec" .)) -}}
+{{- range .Values.model.extra -}}
+{{- if .checkpoint -}}
+{{- $entries = append $entries (printf "%s=%s:%s/%s" .name .model $root.Values.models.mountPath .checkpoint) -}}
+{{- else -}}
+{{- $entries = append $entries (printf "%s=%s" .name .model) -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $entries -}}
+{{- end -}}
+
+{{/* The service's gRPC probe: native gRPC, or the TCP port when it serves TLS (probes cannot speak TLS). */}}
+{{- define "samem.grpcProbe" -}}
+{{- if .Values.tls.enabled -}}
+tcpSocket:
+  port: {{ .Values.service.port }}
+{{- else -}}
+grpc:
+  port: {{ .Values.service.port }}
+{{- end -}}
+{{- end -}}
+
 {{/* Rolls pods when the chart's configuration or tokens change. */}}
 {{- define "samem.checksum" -}}
 checksum/config: {{ include (print .Template.BasePath "/config.yaml") . | sha256sum }}

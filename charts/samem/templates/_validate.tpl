@@ -53,6 +53,19 @@
 {{- if and $v.worker.backend (hasPrefix "triton://" $v.worker.backend | not) (ne $v.worker.backend "local") -}}
 {{- fail (printf "worker.backend must be empty, local or triton://HOST:PORT, got %q" $v.worker.backend) -}}
 {{- end -}}
+{{- if and $v.tls.enabled (not $v.tls.secretName) -}}
+{{- fail "tls.enabled=true needs tls.secretName (a kubernetes.io/tls Secret with tls.crt and tls.key, e.g. from cert-manager)" -}}
+{{- end -}}
+{{- if and $v.model.extra (ne (include "samem.workerBackend" .) "local") -}}
+{{- fail "model.extra offers models the workers build in process, but they run on Triton, which serves only model.name: set worker.backend=local, or remove model.extra" -}}
+{{- end -}}
+{{- $names := list (include "samem.defaultModel" .) -}}
+{{- range $v.model.extra -}}
+{{- if has .name $names -}}
+{{- fail (printf "model.extra: the model name %q is used twice (model.catalogueName or model.name counts too); give each its own name" .name) -}}
+{{- end -}}
+{{- $names = append $names .name -}}
+{{- end -}}
 {{- if and (not $v.auth.existingSecret) (not $v.auth.users) $v.auth.requireUsers -}}
 {{- fail "no users: set auth.users (name, token, admin) or auth.existingSecret holding tokens.json; auth.requireUsers=false allows an empty service" -}}
 {{- end -}}

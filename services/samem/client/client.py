@@ -1,4 +1,8 @@
-"""The client: one channel, the bearer token on every call, errors as :class:`ClientError` with the status code."""
+"""The client: one channel, the bearer token on every call, errors as :class:`ClientError` with the status code.
+
+The channel is plaintext by default (a service on this machine or behind a TLS-terminating proxy); ``tls=True``
+verifies the server's certificate against the system's CAs, or against ``root_ca`` (a PEM file) when given.
+"""
 
 from __future__ import annotations
 
@@ -59,15 +63,51 @@ def prompt_message(prompt: PromptSpec) -> pb.Prompt:
     return message
 
 
-class Client:
-    """A connection to the service at ``address`` (``HOST:PORT``) as the holder of ``token``."""
+def open_channel(
+    address: str,
+    *,
+    tls: bool = False,
+    root_ca: str | os.PathLike[str] | None = None,
+    server_name: str | None = None,
+) -> grpc.Channel:
+    """A channel to ``address``: plaintext, or TLS when ``tls`` or ``root_ca`` (PEM CA file to trust) is given.
 
-    def __init__(self, address: str, *, token: str, timeout_s: float = 30.0) -> None:
-        self.channel = grpc.insecure_channel(address)
+    ``server_name`` overrides the name checked against the certificate (default: the host of ``address``).
+    """
+    if not tls and root_ca is None:
+        return grpc.insecure_channel(address)
+    roots = None
+    if root_ca is not None:
+        try:
+            roots = Path(root_ca).read_bytes()
+        except OSError as e:
+            raise SamemError(f"TLS CA file {str(root_ca)!r} cannot be read: {e.strerror or e}") from e
+    options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
+    return grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=roots), options=options)
+
+
+class Client:
+    """A connection to the service at ``address`` (``HOST:PORT``) as the holder of ``token``.
+
+    ``tls``/``root_ca``/``server_name``: see :func:`open_channel` (default: plaintext).
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        token: str,
+        timeout_s: float = 30.0,
+        tls: bool = False,
+        root_ca: str | os.PathLike[str] | None = None,
+        server_name: str | None = None,
+    ) -> None:
+        self.channel = open_channel(address, tls=tls, root_ca=root_ca, server_name=server_name)
         self.timeout_s = timeout_s
         self._metadata = (("authorization", f"Bearer {token}"),)
         self.videos = rpc.VideosStub(self.channel)
         self.prompts = rpc.PromptsStub(self.channel)
+        self.models = rpc.ModelsStub(self.channel)
         self.jobs = rpc.JobsStub(self.channel)
         self.results = rpc.ResultsStub(self.channel)
 
@@ -110,6 +150,16 @@ class Client:
         """Delete a video and everything it owns."""
         self._unary(self.videos.DeleteVideo, pb.DeleteVideoRequest(video_id=video_id))
 
+    def get_frame(self, video_id: str, frame: int, *, max_size: int = 0) -> pb.Frame:
+        """Frame ``frame`` as an 8-bit PNG for display, scaled down so its longer side is at most ``max_size``."""
+        return self._unary(self.videos.GetFrame, pb.GetFrameRequest(video_id=video_id, frame=frame, max_size=max_size))
+
+    # ----- models -----
+
+    def list_models(self) -> list[pb.Model]:
+        """The models this service offers per job, the default first."""
+        return list(self._unary(self.models.ListModels, pb.ListModelsRequest()).models)
+
     # ----- prompts -----
 
     def set_prompts(self, video_id: str, prompts: Sequence[PromptSpec]) -> list[pb.Prompt]:
@@ -130,9 +180,9 @@ class Client:
 
     # ----- jobs -----
 
-    def start_propagation(self, video_id: str) -> pb.Job:
-        """Start tracking the video's prompted particles."""
-        return self._unary(self.jobs.StartPropagation, pb.StartPropagationRequest(video_id=video_id))
+    def start_propagation(self, video_id: str, *, model: str = "") -> pb.Job:
+        """Start tracking the video's prompted particles with an offered ``model`` (empty: the default)."""
+        return self._unary(self.jobs.StartPropagation, pb.StartPropagationRequest(video_id=video_id, model=model))
 
     def get_job(self, job_id: str) -> pb.Job:
         """A job's state and progress."""

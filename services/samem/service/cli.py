@@ -17,12 +17,17 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis-url", help="Redis URL (env SAMEM_REDIS_URL; default redis://127.0.0.1:6379/0)")
     parser.add_argument("--storage", type=Path, help="shared storage directory (env SAMEM_STORAGE)")
     parser.add_argument("--prefix", help="Redis key prefix and Celery queue (env SAMEM_PREFIX; default samem)")
+    parser.add_argument("--models", help="models offered per job: name=NAME[:CHECKPOINT],... (env SAMEM_MODELS; "
+                        "default: the one --model / SAMEM_MODEL)")  # fmt: skip
+    parser.add_argument("--default-model", help="catalogue name of the default model (env SAMEM_DEFAULT_MODEL; "
+                        "default: the first)")  # fmt: skip
 
 
 def _config(args: argparse.Namespace, **extra: object):  # -> ServiceConfig
     from samem.service.config import ServiceConfig
 
-    return ServiceConfig.from_env(redis_url=args.redis_url, storage=args.storage, prefix=args.prefix, **extra)
+    return ServiceConfig.from_env(redis_url=args.redis_url, storage=args.storage, prefix=args.prefix,
+                                  models=args.models, default_model=args.default_model, **extra)  # fmt: skip
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _config_options(s)
     s.add_argument("--address", default="127.0.0.1:50051", help="HOST:PORT to listen on (default 127.0.0.1:50051)")
     s.add_argument("--tokens-file", type=Path, help="JSON {token: {user, admin}} (env SAMEM_TOKENS_FILE)")
+    s.add_argument("--model", help="the one model offered when --models is not set (env SAMEM_MODEL)")
+    s.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve with TLS (env SAMEM_TLS_CERT)")
+    s.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert (env SAMEM_TLS_KEY)")
     s.set_defaults(handler=run_serve)
 
     w = subparsers.add_parser(
@@ -49,6 +57,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     w.add_argument("--image-size", type=positive_int, help="model input size (env SAMEM_IMAGE_SIZE)")
     w.add_argument("--backend", help="local or triton://HOST:PORT (env SAMEM_BACKEND; default local)")
     w.add_argument("--checkpoint-every", type=positive_int, help="frames between state checkpoints (default 10)")
+    w.add_argument(
+        "--model-cache-size",
+        type=positive_int,
+        help="models kept loaded, least recently used dropped (env SAMEM_MODEL_CACHE_SIZE; default 2)",
+    )
     w.set_defaults(handler=run_worker)
 
     r = subparsers.add_parser(
@@ -58,14 +71,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     r.add_argument("--address", default=os.environ.get("SAMEM_ADDRESS", "127.0.0.1:50051"), help="service HOST:PORT")
     r.add_argument("--token", default=os.environ.get("SAMEM_TOKEN"), help="bearer token (env SAMEM_TOKEN)")
+    r.add_argument(
+        "--tls",
+        action="store_true",
+        default=os.environ.get("SAMEM_TLS", "").lower() in ("1", "true"),
+        help="connect with TLS, trusting the system's CAs or --tls-ca (env SAMEM_TLS=1)",
+    )
+    r.add_argument(
+        "--tls-ca",
+        type=Path,
+        default=os.environ.get("SAMEM_TLS_CA") or None,
+        help="PEM CA certificate(s) to trust; implies --tls (env SAMEM_TLS_CA)",
+    )
+    r.add_argument("--tls-server-name", help="name to check the certificate against (default: the address's host)")
     actions = r.add_subparsers(dest="action", required=True, metavar="ACTION")
     up = actions.add_parser("upload", help="upload a video file; prints its video id")
     up.add_argument("path")
     actions.add_parser("videos", help="list your videos")
+    actions.add_parser("models", help="list the models this service offers per job")
     tr = actions.add_parser("track", help="prompt boxes on a video, propagate, wait, save trajectories.csv")
     tr.add_argument("video_id")
     tr.add_argument("--box", action="append", default=[], help="X0,Y0,X1,Y1 (particles 1, 2, ... in order)")
     tr.add_argument("--prompt-frame", type=int, default=0, help="frame of the boxes (default 0)")
+    tr.add_argument("--model", default="", help="a model the service offers (`remote models`; default: its default)")
     tr.add_argument("--out", type=Path, default=Path("trajectories.csv"), help="where to write the table")
     jb = actions.add_parser("job", help="show a job")
     jb.add_argument("job_id")
@@ -115,7 +143,8 @@ def run_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
     from samem.service.server import serve
 
-    config = _config(args, tokens_file=args.tokens_file)
+    config = _config(args, tokens_file=args.tokens_file, model=args.model, tls_cert=args.tls_cert,
+                     tls_key=args.tls_key)  # fmt: skip
 
     def ready(port: int) -> None:
         print(f"samem service ready on port {port}", flush=True)
@@ -129,17 +158,18 @@ def run_worker(args: argparse.Namespace) -> int:
     import torch
 
     from samem.service.celery_app import Reaper, make_celery
-    from samem.service.engine import worker_backend
+    from samem.service.engine import worker_model
     from samem.service.store import Store
     from samem.serving.server import TritonError
 
     config = _config(
-        args, model=args.model, image_size=args.image_size, backend=args.backend, checkpoint_every=args.checkpoint_every
-    )
+        args, model=args.model, image_size=args.image_size, backend=args.backend,
+        checkpoint_every=args.checkpoint_every, model_cache_size=args.model_cache_size,
+    )  # fmt: skip
     torch.set_num_threads(config.torch_threads)
     logging.getLogger("samem").setLevel(logging.INFO)
     try:
-        worker_backend(config)  # load the model (or reach Triton) before taking jobs
+        worker_model(config)  # load the default model (or reach Triton) before taking jobs
     except TritonError as e:  # jobs retry with backoff until Triton answers (or fail with the reason)
         logging.getLogger("samem.worker").warning("%s; starting anyway, jobs will retry", e)
     app = make_celery(config)
@@ -164,15 +194,20 @@ def run_remote(args: argparse.Namespace) -> int:
 
     if not args.token:
         raise InputError("no token: pass --token or set SAMEM_TOKEN")
-    with Client(args.address, token=args.token) as client:
+    with Client(
+        args.address, token=args.token, tls=args.tls, root_ca=args.tls_ca, server_name=args.tls_server_name
+    ) as client:
         if args.action == "upload":
             print(client.upload_video(args.path).video_id)
         elif args.action == "videos":
             for v in client.list_videos():
                 print(f"{v.video_id}\t{v.filename}\t{v.n_frames} frames\t{v.width}x{v.height}")
+        elif args.action == "models":
+            for m in client.list_models():
+                print(f"{m.name}{' (default)' if m.is_default else ''}\t{m.description}\t{m.checkpoint_sha256[:12]}")
         elif args.action == "track":
             client.set_prompts(args.video_id, prompts_from_options(args.box, [], frame=args.prompt_frame))
-            job = client.start_propagation(args.video_id)
+            job = client.start_propagation(args.video_id, model=args.model)
             for event in client.watch(job.job_id):
                 print(f"{pb.JobState.Name(event.job.state)} {event.job.frames_done}/{event.job.frames_total}",
                       file=sys.stderr)  # fmt: skip
@@ -180,7 +215,7 @@ def run_remote(args: argparse.Namespace) -> int:
             if job.state != pb.SUCCEEDED:
                 raise InputError(f"job {job.job_id} ended {pb.JobState.Name(job.state)}: {job.error}")
             args.out.write_bytes(client.trajectories_csv(job.job_id))
-            print(f"{job.job_id}: wrote {args.out}")
+            print(f"{job.job_id}: wrote {args.out} (model {job.model})")
         elif args.action == "audit":
             for e in client.audit_events(limit=args.limit, user=args.user, job_id=args.job):
                 print(json.dumps({"time_unix": e.time_unix, "user": e.user, "action": e.action, "job_id": e.job_id,

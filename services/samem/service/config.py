@@ -30,7 +30,13 @@ class ServiceConfig:
     #: Key prefix in Redis and the Celery queue name.
     prefix: str = "samem"
     #: Worker engine: ``NAME[:CHECKPOINT]`` run in process, or through Triton when ``backend`` is triton://HOST:PORT.
+    #: Without ``models`` it is the one model offered, named after its config (``samem-compact``).
     model: str = "samem-compact"
+    #: Models offered per job (:mod:`samem.service.catalogue`): ``name=NAME[:CHECKPOINT],...``; ``default_model``
+    #: names the one of jobs that name none (empty: the first). A worker keeps ``model_cache_size`` loaded.
+    models: str = ""
+    default_model: str = ""
+    model_cache_size: int = 2
     image_size: int | None = None
     backend: str = "local"
     torch_threads: int = 1
@@ -62,6 +68,9 @@ class ServiceConfig:
     live_max_frames: int = 1_000_000
     #: Prometheus metrics HTTP port of this process (samem serve / samem worker); 0: no metrics server.
     metrics_port: int = 0
+    #: TLS of the gRPC server: PEM certificate (chain) and private key files, both or neither (then plaintext).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     def __post_init__(self) -> None:
         for name in ("checkpoint_every", "torch_threads", "max_message_bytes", "max_upload_bytes", "max_active_jobs"):
@@ -70,13 +79,15 @@ class ServiceConfig:
         for name in ("lease_s", "backend_retry_s", "backend_retry_max_s", "requeue_after_s"):
             if getattr(self, name) <= 0:
                 raise InputError(f"service setting {name} must be > 0, got {getattr(self, name)}")
-        for name in ("max_user_bytes", "audit_max", "live_sessions", "live_max_frames"):
+        for name in ("max_user_bytes", "audit_max", "live_sessions", "live_max_frames", "model_cache_size"):
             if getattr(self, name) < 1:
                 raise InputError(f"service setting {name} must be >= 1, got {getattr(self, name)}")
         if self.backend_retries < 0:
             raise InputError(f"service setting backend_retries must be >= 0, got {self.backend_retries}")
         if self.image_size is not None and self.image_size < 32:
             raise InputError(f"service setting image_size must be >= 32, got {self.image_size}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise InputError("TLS needs both SAMEM_TLS_CERT and SAMEM_TLS_KEY (PEM files), or neither for plaintext")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ServiceConfig:

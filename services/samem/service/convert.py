@@ -28,7 +28,7 @@ def job_message(job: JobRecord, frames_done: int) -> pb.Job:
     return pb.Job(
         job_id=job.job_id, video_id=job.video_id, owner=job.owner, kind=pb.JobKind.Value(job.kind),
         state=pb.JobState.Value(job.state), frames_done=frames_done, frames_total=job.frames_total, error=job.error,
-        created_unix=job.created_unix, updated_unix=job.updated_unix, resumes=job.resumes,
+        created_unix=job.created_unix, updated_unix=job.updated_unix, resumes=job.resumes, model=job.model,
     )  # fmt: skip
 
 

@@ -45,6 +45,16 @@ class FailedPrecondition(ServiceError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class ModelUnavailable(FailedPrecondition):
+    """An offered model that the workers' backend cannot run (a Triton server serves one model only)."""
+
+
+class OutOfRange(ServiceError):
+    """An index past the end of what exists (e.g. a frame of a shorter video)."""
+
+    code = grpc.StatusCode.OUT_OF_RANGE
+
+
 def status_of(error: BaseException) -> tuple[grpc.StatusCode, str] | None:
     """The status code and message for an error a request caused, or None for a bug (answered INTERNAL)."""
     if isinstance(error, ServiceError):

@@ -27,6 +27,7 @@ from samem.service import convert
 from samem.service.api import tracking_pb2 as pb
 from samem.service.api import tracking_pb2_grpc as rpc
 from samem.service.auth import Authenticator, User
+from samem.service.catalogue import Catalogue
 from samem.service.config import ServiceConfig
 from samem.service.encoding import labels_to_png
 from samem.service.errors import ResourceExhausted
@@ -87,7 +88,8 @@ class LiveServicer(rpc.LiveServicer):
 
     def _backend(self, stack: ExitStack) -> Backend:
         if self.config.live_backend == "local":
-            return _local_backend(self.config.model, self.config.image_size, self.config.torch_threads)
+            model = Catalogue.from_config(self.config).default.spec  # live sessions use the default model
+            return _local_backend(model, self.config.image_size, self.config.torch_threads)
         from samem.serving.triton_backend import TritonBackend
 
         return stack.enter_context(TritonBackend.from_url(self.config.live_backend))

@@ -4,7 +4,8 @@ The job's engine state is checkpointed every ``checkpoint_every`` frames, after 
 A worker that takes over a job (the previous one lost its lease) restores the last checkpoint and recomputes the
 frames after it; results are keyed by frame, so none is missing or duplicated and the final table equals an
 uninterrupted run's. The cancel flag is read after every frame. The lease is renewed compare-and-set after every
-frame, and an unreachable backend is retried with exponential backoff (:mod:`.retry`).
+frame, and an unreachable backend is retried with exponential backoff (:mod:`.retry`). The job runs with the
+catalogue model it names (:func:`samem.service.engine.worker_model`); what ran is recorded in the job.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from samem.engine import Backend, Preprocessor, Tracker
+from samem.engine import Preprocessor, Tracker
 from samem.io.video import FrameGeometry, IntensityNormalizer, open_video
 from samem.service import metrics
 from samem.service.encoding import labels_to_png
+from samem.service.engine import RunningModel
 from samem.service.records import CANCELLED, FAILED, FINAL_STATES, RUNNING, SUCCEEDED
 from samem.service.retry import Backoff, transient
 from samem.service.storage import Storage
@@ -59,7 +61,7 @@ def run_propagation(
     *,
     store: Store,
     storage: Storage,
-    backend: Callable[[], Backend],
+    model: Callable[[str], RunningModel],
     worker: str,
     checkpoint_every: int,
     lease_s: float,
@@ -67,6 +69,7 @@ def run_propagation(
 ) -> str:
     """Run (or resume) a propagation job; return its final state, or ``"SKIPPED"`` if another worker holds it.
 
+    ``model`` gives the running model of a catalogue name (the job's; empty: the default).
     While the backend is unreachable (Triton down) the job is retried after ``backoff``'s waits, each time from
     its last checkpoint; when no retry is left it FAILS with the reason. A worker that loses its lease stops
     (``"LOST"``) and leaves the job to the worker that holds it.
@@ -86,7 +89,7 @@ def run_propagation(
         attempt, started = 0, time.monotonic()
         while True:
             try:
-                state = _propagate(job_id, store, storage, backend(), lease, checkpoint_every)
+                state = _propagate(job_id, store, storage, model, lease, checkpoint_every)
                 store.update_job(job_id, state=state, error="")
                 return state
             except LeaseLost:
@@ -120,9 +123,14 @@ class _GaveUp(Exception):
     """The backend stayed unreachable through every retry."""
 
 
-def _propagate(job_id: str, store: Store, storage: Storage, backend: Backend, lease: _Lease, every: int) -> str:
+def _propagate(
+    job_id: str, store: Store, storage: Storage, model: Callable[[str], RunningModel], lease: _Lease, every: int
+) -> str:
     """Track from the last checkpoint (or the prompts) to the end; SUCCEEDED or CANCELLED (not yet recorded)."""
     job = store.job(job_id)
+    running = model(job.model)
+    store.update_job(job_id, model=running.name, model_spec=running.spec, model_sha256=running.checkpoint_sha256)
+    backend = running.backend
     video = store.video(job.video_id, user=job.owner)
     with open_video(storage.path(video.path)) as reader:
         if "low" in job.params:

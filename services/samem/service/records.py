@@ -84,6 +84,10 @@ class JobRecord(_Hash):
     created_unix: float
     updated_unix: float
     resumes: int = 0
+    #: Propagation: the catalogue name of its model; what the worker ran (spec, checkpoint SHA-256) once it runs.
+    model: str = ""
+    model_spec: str = ""
+    model_sha256: str = ""
     prompts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     #: Kind-specific inputs (analysis: px_nm, fps, exposure_fraction, source job).
     params: dict[str, Any] = dataclasses.field(default_factory=dict)

@@ -3,7 +3,7 @@
 ``create_server(config, address)`` builds and starts a server (port 0: a free one) and returns it with its port;
 ``serve`` runs one until SIGTERM/SIGINT, then reports NOT_SERVING and stops with a grace period. Every domain
 error maps to a status code in :func:`samem.service.errors.status_of`; anything else answers INTERNAL and is
-logged, and the server goes on.
+logged, and the server goes on. With ``tls_cert``/``tls_key`` configured the server listens with TLS only.
 """
 
 from __future__ import annotations
@@ -28,10 +28,19 @@ from samem.service.api import tracking_pb2 as pb
 from samem.service.api import tracking_pb2_grpc as rpc
 from samem.service.audit import CANCEL, START, AuditEvent
 from samem.service.auth import Authenticator, User
+from samem.service.catalogue import Catalogue
 from samem.service.celery_app import ANALYZE, PROPAGATE, make_celery
 from samem.service.config import ServiceConfig
 from samem.service.encoding import png_to_labels, run_lengths, trajectories_csv
-from samem.service.errors import FailedPrecondition, PermissionDenied, ResourceExhausted, status_of
+from samem.service.errors import (
+    FailedPrecondition,
+    ModelUnavailable,
+    OutOfRange,
+    PermissionDenied,
+    ResourceExhausted,
+    status_of,
+)
+from samem.service.frames import display_frame
 from samem.service.live import live_servicer
 from samem.service.metrics import server_interceptors
 from samem.service.records import (
@@ -47,20 +56,22 @@ from samem.service.records import (
 from samem.service.registration import add_servicer, checked
 from samem.service.storage import Storage
 from samem.service.store import Store, new_id
+from samem.service.tls import server_credentials
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("Videos", "Prompts", "Jobs", "Results", "Live")
+SERVICES = ("Videos", "Prompts", "Models", "Jobs", "Results", "Live")
 WATCH_POLL_S = 0.05
 MASK_BATCH = 32
 MAX_AUDIT_EVENTS = 1000
 
 
 class Core:
-    """What every servicer shares: configuration, Redis store, storage, tokens and the Celery app."""
+    """What every servicer shares: configuration, Redis store, storage, tokens, models and the Celery app."""
 
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
+        self.catalogue = Catalogue.from_config(config)
         self.store = Store.from_url(config.redis_url, prefix=config.prefix, audit_max=config.audit_max)
         self.storage = Storage(config.storage)
         self.auth = Authenticator.load(config.tokens_file, config.tokens)
@@ -204,6 +215,30 @@ class VideosServicer(_Servicer, rpc.VideosServicer):
             self.core.storage.delete_upload(video.path)
         return pb.DeleteVideoResponse()
 
+    @handler
+    def GetFrame(self, request: pb.GetFrameRequest, context: Any, user: User) -> pb.Frame:  # noqa: D102
+        video = self.video(request.video_id, user)
+        if not 0 <= request.frame < video.n_frames:
+            raise OutOfRange(
+                f"frame {request.frame} is outside video {video.video_id} of {video.n_frames} frames "
+                f"(0 to {video.n_frames - 1})"
+            )
+        if request.max_size < 0:
+            raise InputError(f"max_size must be >= 0 (0: full size), got {request.max_size}")
+        path = self.core.storage.path(video.path)
+        if not path.is_file():
+            raise FailedPrecondition(f"the file of video {video.video_id} ({video.path}) is no longer on the storage")
+        shown = display_frame(path, request.frame, max_size=request.max_size)
+        if len(shown.png) > self.core.config.max_message_bytes - 1024:
+            raise ResourceExhausted(
+                f"frame {request.frame} is a PNG of {len(shown.png)} bytes, over the message limit of "
+                f"{self.core.config.max_message_bytes} bytes: ask for a smaller max_size"
+            )
+        return pb.Frame(
+            video_id=video.video_id, frame=request.frame, width=shown.width, height=shown.height,
+            original_width=video.width, original_height=video.height, png=shown.png, low=shown.low, high=shown.high,
+        )  # fmt: skip
+
 
 class PromptsServicer(_Servicer, rpc.PromptsServicer):
     """Boxes and points per particle and frame."""
@@ -239,6 +274,21 @@ class PromptsServicer(_Servicer, rpc.PromptsServicer):
         return self._list(self.video(request.video_id, user).video_id)
 
 
+class ModelsServicer(_Servicer, rpc.ModelsServicer):
+    """The models offered per job."""
+
+    @handler
+    def ListModels(self, request: pb.ListModelsRequest, context: Any, user: User) -> pb.ListModelsResponse:  # noqa: D102
+        catalogue = self.core.catalogue
+        return pb.ListModelsResponse(
+            models=[
+                pb.Model(name=e.name, spec=e.spec, config=e.config, description=e.description(),
+                         checkpoint_sha256=e.checkpoint_sha256(), is_default=e is catalogue.default)
+                for e in catalogue
+            ]
+        )  # fmt: skip
+
+
 class JobsServicer(_Servicer, rpc.JobsServicer):
     """Propagation jobs: start, get, list, watch, cancel."""
 
@@ -247,9 +297,22 @@ class JobsServicer(_Servicer, rpc.JobsServicer):
         if self.store.count_active(user.name) >= limit:
             raise ResourceExhausted(f"{user.name} already has {limit} queued or running job(s); wait or cancel one")
 
+    def _model(self, name: str) -> str:
+        """The catalogue name a job runs with (InputError for unknown names; a Triton backend runs the default only)."""
+        catalogue = self.core.catalogue
+        entry = catalogue.entry(name)
+        backend = self.core.config.backend
+        if backend != "local" and entry is not catalogue.default:
+            raise ModelUnavailable(
+                f"model {entry.name!r} cannot run here: this deployment's workers run on Triton ({backend}), which "
+                f"serves one model, the default {catalogue.default.name!r}; leave the model empty or name that one"
+            )
+        return entry.name
+
     @handler
     def StartPropagation(self, request: pb.StartPropagationRequest, context: Any, user: User) -> pb.Job:  # noqa: D102
         video = self.video(request.video_id, user)
+        model = self._model(request.model)
         prompts = self.store.prompts(video.video_id)
         if not prompts:
             raise FailedPrecondition(f"video {video.video_id} has no prompts: add boxes or points first")
@@ -259,7 +322,7 @@ class JobsServicer(_Servicer, rpc.JobsServicer):
         job = JobRecord(
             job_id=new_id("job"), video_id=video.video_id, owner=user.name, kind=PROPAGATION, state=QUEUED,
             first_frame=first, frames_total=video.n_frames - first, created_unix=now, updated_unix=now,
-            prompts=prompts,
+            model=model, prompts=prompts,
         )  # fmt: skip
         self.store.put_job(job)
         self.store.audit.record(AuditEvent(user=user.name, action=START, job_id=job.job_id, video_id=video.video_id,
@@ -346,7 +409,8 @@ class ResultsServicer(_Servicer, rpc.ResultsServicer):
         csv = trajectories_csv(row for frame in sorted(by_frame) for row in by_frame[frame])
         if len(csv) > self.core.config.max_message_bytes:
             raise ResourceExhausted(f"trajectories of {len(csv)} bytes exceed the message limit")
-        return pb.Trajectories(job_id=job.job_id, csv=csv)
+        return pb.Trajectories(job_id=job.job_id, csv=csv, model=job.model, model_spec=job.model_spec,
+                               model_checkpoint_sha256=job.model_sha256)  # fmt: skip
 
     @handler
     def GetMasks(self, request: pb.GetMasksRequest, context: Any, user: User) -> Iterator[pb.MaskFrame]:  # noqa: D102
@@ -412,6 +476,9 @@ def create_server(
     config: ServiceConfig, address: str = "127.0.0.1:0", *, max_workers: int = 32
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """Build and start the server on ``address`` (port 0: a free one); return it, its port and its health servicer."""
+    credentials = None
+    if config.tls_cert is not None and config.tls_key is not None:
+        credentials = server_credentials(config.tls_cert, config.tls_key)  # unreadable files fail before anything
     core = Core(config)
     if not len(core.auth):
         log.warning("no tokens configured: every call will answer UNAUTHENTICATED")
@@ -421,8 +488,8 @@ def create_server(
         options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
         interceptors=server_interceptors(config, core.store),
     )
-    for name, servicer in (("Videos", VideosServicer), ("Prompts", PromptsServicer), ("Jobs", JobsServicer),
-                           ("Results", ResultsServicer)):  # fmt: skip
+    for name, servicer in (("Videos", VideosServicer), ("Prompts", PromptsServicer), ("Models", ModelsServicer),
+                           ("Jobs", JobsServicer), ("Results", ResultsServicer)):  # fmt: skip
         add_servicer(server, name, servicer(core))  # a request that does not parse: INVALID_ARGUMENT
     add_servicer(server, "Live", live_servicer(config, core.auth))  # UNIMPLEMENTED without a live backend
     health_servicer = health.HealthServicer()
@@ -431,7 +498,10 @@ def create_server(
     for name in ("", *names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(address)
+    if credentials is not None:
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         raise InputError(f"cannot listen on {address!r}")
     server.start()
@@ -449,7 +519,7 @@ def serve(
         stopping.set()
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    log.info("samem service listening on port %d", port)
+    log.info("samem service listening on port %d%s", port, " with TLS" if config.tls_cert else "")
     if ready is not None:
         ready(port)
     try:

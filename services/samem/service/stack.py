@@ -220,15 +220,17 @@ def up(options: StackOptions) -> StackState:
                 )
             (state_dir / STATE_FILE).unlink()  # stale: everything it recorded has exited
         tokens_file, token, admin_token = _tokens(state_dir)
+        # the stack serves plaintext on this machine: TLS settings of the environment are not passed on
+        plain = {k: v for k, v in os.environ.items() if k not in ("SAMEM_TLS_CERT", "SAMEM_TLS_KEY")}
         config = ServiceConfig.from_env(
-            redis_url=options.redis_url, storage=options.storage or state_dir / "storage", tokens_file=tokens_file,
-            model=options.model, image_size=options.image_size,
+            plain, redis_url=options.redis_url, storage=options.storage or state_dir / "storage",
+            tokens_file=tokens_file, model=options.model, image_size=options.image_size,
         )  # fmt: skip
         state = StackState(
             state_dir=str(state_dir), redis_url=config.redis_url, tokens_file=str(tokens_file), token=token,
             admin_token=admin_token,
         )  # fmt: skip
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**plain, "PYTHONUNBUFFERED": "1"}
         launcher = _Launcher(options, state, env)
         try:
             _start_redis(launcher, config)
@@ -271,15 +273,17 @@ def _start_redis(launcher: _Launcher, config: ServiceConfig) -> None:
 
 
 def _start_triton(launcher: _Launcher, config: ServiceConfig) -> ServiceConfig:
+    from samem.service.catalogue import Catalogue
     from samem.serving.repository import write_repository
 
     host = launcher.options.host
     port = _port(host, launcher.options.triton_port, "triton", "--triton-port")
     repository = launcher.state_dir / "repository"
+    model = Catalogue.from_config(config).default.spec  # Triton serves the catalogue's default model
     try:
-        write_repository(repository, config.model, image_size=config.image_size)
+        write_repository(repository, model, image_size=config.image_size)
     except Exception as e:
-        raise InputError(f"triton: cannot export {config.model!r} to {repository}: {e}") from e
+        raise InputError(f"triton: cannot export {model!r} to {repository}: {e}") from e
     address = f"{host}:{port}"
     command = _python("samem", "triton", "--repository", str(repository), "--host", host, "--grpc-port", str(port),
                       "--http-port", "0", "--metrics-port", "0", "--threads", str(config.torch_threads),

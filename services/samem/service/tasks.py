@@ -27,7 +27,7 @@ def register_tasks(app: Celery, config: ServiceConfig) -> None:
     @app.task(name=PROPAGATE)
     @timed_job(PROPAGATION)
     def propagate(job_id: str) -> str:
-        from samem.service.engine import worker_backend
+        from samem.service.engine import worker_model
         from samem.service.propagation import run_propagation
         from samem.service.retry import Backoff
 
@@ -36,7 +36,7 @@ def register_tasks(app: Celery, config: ServiceConfig) -> None:
             job_id,
             store=store,
             storage=storage,
-            backend=lambda: worker_backend(config),
+            model=lambda name: worker_model(config, name),
             worker=worker_name(),
             checkpoint_every=config.checkpoint_every,
             lease_s=config.lease_s,

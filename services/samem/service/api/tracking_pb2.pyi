@@ -128,6 +128,38 @@ class DeleteVideoResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class GetFrameRequest(_message.Message):
+    __slots__ = ("video_id", "frame", "max_size")
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    MAX_SIZE_FIELD_NUMBER: _ClassVar[int]
+    video_id: str
+    frame: int
+    max_size: int
+    def __init__(self, video_id: _Optional[str] = ..., frame: _Optional[int] = ..., max_size: _Optional[int] = ...) -> None: ...
+
+class Frame(_message.Message):
+    __slots__ = ("video_id", "frame", "width", "height", "original_width", "original_height", "png", "low", "high")
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    FRAME_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    PNG_FIELD_NUMBER: _ClassVar[int]
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    video_id: str
+    frame: int
+    width: int
+    height: int
+    original_width: int
+    original_height: int
+    png: bytes
+    low: float
+    high: float
+    def __init__(self, video_id: _Optional[str] = ..., frame: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., original_width: _Optional[int] = ..., original_height: _Optional[int] = ..., png: _Optional[bytes] = ..., low: _Optional[float] = ..., high: _Optional[float] = ...) -> None: ...
+
 class Box(_message.Message):
     __slots__ = ("x0", "y0", "x1", "y1")
     X0_FIELD_NUMBER: _ClassVar[int]
@@ -196,8 +228,34 @@ class PromptList(_message.Message):
     prompts: _containers.RepeatedCompositeFieldContainer[Prompt]
     def __init__(self, video_id: _Optional[str] = ..., prompts: _Optional[_Iterable[_Union[Prompt, _Mapping]]] = ...) -> None: ...
 
+class Model(_message.Message):
+    __slots__ = ("name", "spec", "config", "description", "checkpoint_sha256", "is_default")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    spec: str
+    config: str
+    description: str
+    checkpoint_sha256: str
+    is_default: bool
+    def __init__(self, name: _Optional[str] = ..., spec: _Optional[str] = ..., config: _Optional[str] = ..., description: _Optional[str] = ..., checkpoint_sha256: _Optional[str] = ..., is_default: _Optional[bool] = ...) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListModelsResponse(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[Model]
+    def __init__(self, models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ...) -> None: ...
+
 class Job(_message.Message):
-    __slots__ = ("job_id", "video_id", "owner", "kind", "state", "frames_done", "frames_total", "error", "created_unix", "updated_unix", "resumes")
+    __slots__ = ("job_id", "video_id", "owner", "kind", "state", "frames_done", "frames_total", "error", "created_unix", "updated_unix", "resumes", "model")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
@@ -209,6 +267,7 @@ class Job(_message.Message):
     CREATED_UNIX_FIELD_NUMBER: _ClassVar[int]
     UPDATED_UNIX_FIELD_NUMBER: _ClassVar[int]
     RESUMES_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     video_id: str
     owner: str
@@ -220,13 +279,16 @@ class Job(_message.Message):
     created_unix: float
     updated_unix: float
     resumes: int
-    def __init__(self, job_id: _Optional[str] = ..., video_id: _Optional[str] = ..., owner: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., frames_done: _Optional[int] = ..., frames_total: _Optional[int] = ..., error: _Optional[str] = ..., created_unix: _Optional[float] = ..., updated_unix: _Optional[float] = ..., resumes: _Optional[int] = ...) -> None: ...
+    model: str
+    def __init__(self, job_id: _Optional[str] = ..., video_id: _Optional[str] = ..., owner: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., frames_done: _Optional[int] = ..., frames_total: _Optional[int] = ..., error: _Optional[str] = ..., created_unix: _Optional[float] = ..., updated_unix: _Optional[float] = ..., resumes: _Optional[int] = ..., model: _Optional[str] = ...) -> None: ...
 
 class StartPropagationRequest(_message.Message):
-    __slots__ = ("video_id",)
+    __slots__ = ("video_id", "model")
     VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     video_id: str
-    def __init__(self, video_id: _Optional[str] = ...) -> None: ...
+    model: str
+    def __init__(self, video_id: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("job_id",)
@@ -337,12 +399,18 @@ class GetTrajectoriesRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
 class Trajectories(_message.Message):
-    __slots__ = ("job_id", "csv")
+    __slots__ = ("job_id", "csv", "model", "model_spec", "model_checkpoint_sha256")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     CSV_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_SPEC_FIELD_NUMBER: _ClassVar[int]
+    MODEL_CHECKPOINT_SHA256_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     csv: bytes
-    def __init__(self, job_id: _Optional[str] = ..., csv: _Optional[bytes] = ...) -> None: ...
+    model: str
+    model_spec: str
+    model_checkpoint_sha256: str
+    def __init__(self, job_id: _Optional[str] = ..., csv: _Optional[bytes] = ..., model: _Optional[str] = ..., model_spec: _Optional[str] = ..., model_checkpoint_sha256: _Optional[str] = ...) -> None: ...
 
 class GetMasksRequest(_message.Message):
     __slots__ = ("job_id", "start_frame", "stop_frame", "encoding")

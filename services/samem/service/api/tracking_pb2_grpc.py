@@ -61,6 +61,11 @@ class VideosStub:
                 request_serializer=samem_dot_v1_dot_tracking__pb2.DeleteVideoRequest.SerializeToString,
                 response_deserializer=samem_dot_v1_dot_tracking__pb2.DeleteVideoResponse.FromString,
                 _registered_method=True)
+        self.GetFrame = channel.unary_unary(
+                '/samem.v1.Videos/GetFrame',
+                request_serializer=samem_dot_v1_dot_tracking__pb2.GetFrameRequest.SerializeToString,
+                response_deserializer=samem_dot_v1_dot_tracking__pb2.Frame.FromString,
+                _registered_method=True)
 
 
 class VideosServicer:
@@ -102,6 +107,14 @@ class VideosServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetFrame(self, request, context):
+        """One frame of a video as an 8-bit greyscale PNG for display (contrast-stretched), optionally scaled down.
+        OUT_OF_RANGE for a frame index outside the video.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VideosServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -129,6 +142,11 @@ def add_VideosServicer_to_server(servicer, server):
                     servicer.DeleteVideo,
                     request_deserializer=samem_dot_v1_dot_tracking__pb2.DeleteVideoRequest.FromString,
                     response_serializer=samem_dot_v1_dot_tracking__pb2.DeleteVideoResponse.SerializeToString,
+            ),
+            'GetFrame': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFrame,
+                    request_deserializer=samem_dot_v1_dot_tracking__pb2.GetFrameRequest.FromString,
+                    response_serializer=samem_dot_v1_dot_tracking__pb2.Frame.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -268,6 +286,33 @@ class Videos:
             '/samem.v1.Videos/DeleteVideo',
             samem_dot_v1_dot_tracking__pb2.DeleteVideoRequest.SerializeToString,
             samem_dot_v1_dot_tracking__pb2.DeleteVideoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFrame(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/samem.v1.Videos/GetFrame',
+            samem_dot_v1_dot_tracking__pb2.GetFrameRequest.SerializeToString,
+            samem_dot_v1_dot_tracking__pb2.Frame.FromString,
             options,
             channel_credentials,
             insecure,
@@ -434,6 +479,85 @@ class Prompts:
             '/samem.v1.Prompts/ListPrompts',
             samem_dot_v1_dot_tracking__pb2.ListPromptsRequest.SerializeToString,
             samem_dot_v1_dot_tracking__pb2.PromptList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class ModelsStub:
+    """----- models -----
+
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListModels = channel.unary_unary(
+                '/samem.v1.Models/ListModels',
+                request_serializer=samem_dot_v1_dot_tracking__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=samem_dot_v1_dot_tracking__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
+
+
+class ModelsServicer:
+    """----- models -----
+
+    """
+
+    def ListModels(self, request, context):
+        """The models this deployment offers per job (StartPropagationRequest.model), the default first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ModelsServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=samem_dot_v1_dot_tracking__pb2.ListModelsRequest.FromString,
+                    response_serializer=samem_dot_v1_dot_tracking__pb2.ListModelsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'samem.v1.Models', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('samem.v1.Models', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Models:
+    """----- models -----
+
+    """
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/samem.v1.Models/ListModels',
+            samem_dot_v1_dot_tracking__pb2.ListModelsRequest.SerializeToString,
+            samem_dot_v1_dot_tracking__pb2.ListModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,
