@@ -1,13 +1,17 @@
-"""Dense box prompts: the box as a filled mask, switched on per checkpoint, used by training and the engine."""
+"""Dense box prompts: the box as a filled mask, switched on per checkpoint, used by training and the engine.
+
+Also: both prompt flags of samem's weights (this one and mask propagation) travel from recipe to checkpoint.
+"""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from train_support import SIZE, TINY
 
 from samem.engine import steps
 from samem.model import build_model
-from samem.model.build import BOX_MASK_PROMPT_KEY
+from samem.model.build import BOX_MASK_PROMPT_KEY, MASK_PROPAGATION_KEY
 from samem.train.trainer import train
 
 
@@ -48,12 +52,15 @@ def test_the_dense_prompt_changes_the_decoding_only_when_switched_on():
     assert not torch.allclose(out_plain.obj_ptr, out_dense.obj_ptr)
 
 
-def test_training_with_dense_prompts_writes_the_flag_that_inference_reads(tmp_path):
-    on = train(TINY.with_overrides(steps=1, val_clips=0, box_mask_prompt=True), out_dir=tmp_path / "on",
+@pytest.mark.parametrize(("field", "key"), [("box_mask_prompt", BOX_MASK_PROMPT_KEY),
+                                            ("mask_propagation", MASK_PROPAGATION_KEY)])  # fmt: skip
+def test_training_with_a_prompt_flag_writes_the_flag_that_inference_reads(tmp_path, field, key):
+    """Both prompt flags of samem's own weights: set by the recipe, stored in the checkpoint, read by build_model."""
+    on = train(TINY.with_overrides(steps=2, val_clips=0, frames=3, **{field: True}), out_dir=tmp_path / "on",
                progress=False)  # fmt: skip
     off = train(TINY.with_overrides(steps=1, val_clips=0), out_dir=tmp_path / "off", progress=False)
-    assert torch.load(on.final_model, weights_only=False)[BOX_MASK_PROMPT_KEY] is True
-    assert BOX_MASK_PROMPT_KEY not in torch.load(off.final_model, weights_only=False)
-    assert build_model(f"samem-compact:{on.final_model}").model.box_mask_prompt is True
-    assert build_model(f"samem-compact:{off.final_model}").model.box_mask_prompt is False
-    assert build_model("samem-compact:random").model.box_mask_prompt is False
+    assert torch.load(on.final_model, weights_only=False)[key] is True
+    assert key not in torch.load(off.final_model, weights_only=False)
+    assert getattr(build_model(f"samem-compact:{on.final_model}").model, field) is True
+    assert getattr(build_model(f"samem-compact:{off.final_model}").model, field) is False
+    assert getattr(build_model("samem-compact:random").model, field) is False

@@ -39,9 +39,11 @@ class CountingBackend:
         self.calls.append(("encode_memory", masks.shape[0]))
         return self.inner.encode_memory(features, masks, scores, is_mask_from_pts)
 
-    def track_frame(self, features: FrameFeatures, memory: MemoryInputs) -> StepOutput:
+    def track_frame(
+        self, features: FrameFeatures, memory: MemoryInputs, previous_masks: torch.Tensor | None = None
+    ) -> StepOutput:
         self.calls.append(("track_frame", memory.maskmem.shape[0]))
-        return self.inner.track_frame(features, memory)
+        return self.inner.track_frame(features, memory, previous_masks)
 
 
 def track_batches(boxes: dict[int, tuple[int, tuple[float, ...]]]) -> tuple[dict[int, list[int]], CountingBackend]:

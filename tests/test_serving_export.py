@@ -17,7 +17,7 @@ from samem.cli import main
 from samem.engine import steps
 from samem.engine.steps import FrameFeatures, MemoryInputs
 from samem.model import build_model
-from samem.model.build import BOX_MASK_PROMPT_KEY
+from samem.model.build import BOX_MASK_PROMPT_KEY, MASK_PROPAGATION_KEY
 from samem.serving.export import PARITY_TOLERANCE, DecodePromptsGraph
 from samem.serving.repository import MANIFEST
 from samem.serving.rope import real_rope_model
@@ -213,15 +213,20 @@ def test_constant_pos_enc_equals_the_encoder_output(model: torch.nn.Module) -> N
     assert torch.equal(constant_pos_enc(model), _features(model, 0).pos_enc)
 
 
-def test_onnx_decoding_carries_the_dense_box_prompt(tmp_path: Path) -> None:
-    """Weights trained with dense box prompts: the exported graph builds the box mask itself, as PyTorch does."""
-    path = tmp_path / "dense.pt"
-    torch.save({"model": compact_state_dict(), BOX_MASK_PROMPT_KEY: True}, path)
+def _export_with_flag(tmp_path: Path, key: str) -> tuple[Path, torch.nn.Module]:
+    """An ONNX repository (version 3) of test weights carrying one of samem's prompt flags, and the model."""
+    path = tmp_path / "flagged.pt"
+    torch.save({"model": compact_state_dict(), key: True}, path)
     spec = f"samem-compact:{path}"
     out = tmp_path / "repository"
     assert main(["export", "--model", spec, "--variant", "onnx", "--image-size", str(IMAGE_SIZE), "--out", str(out),
                  "--version", "3"]) == 0  # fmt: skip
-    dense = build_model(spec, image_size=IMAGE_SIZE).model
+    return out, build_model(spec, image_size=IMAGE_SIZE).model
+
+
+def test_onnx_decoding_carries_the_dense_box_prompt(tmp_path: Path) -> None:
+    """Weights trained with dense box prompts: the exported graph builds the box mask itself, as PyTorch does."""
+    out, dense = _export_with_flag(tmp_path, BOX_MASK_PROMPT_KEY)
     assert dense.box_mask_prompt
     features = _features(dense, 0)
     f = {"image_embed": features.image_embed, "high_res_0": features.high_res_0, "high_res_1": features.high_res_1}
@@ -236,3 +241,40 @@ def test_onnx_decoding_carries_the_dense_box_prompt(tmp_path: Path) -> None:
         GRAPH_TOLERANCE
     )
     assert np.abs(got[1] - sparse_only.object_score_logits.numpy()).max() > 1e-3  # the graph used the box mask
+
+
+def test_onnx_tracking_carries_the_previous_mask_prompt(tmp_path: Path) -> None:
+    """Weights trained with mask propagation: the exported tracking graph takes previous_masks, as PyTorch does."""
+    out, propagating = _export_with_flag(tmp_path, MASK_PROPAGATION_KEY)
+    assert propagating.mask_propagation
+    features = _features(propagating, 2)
+    generator = torch.Generator().manual_seed(5)
+    h, low = features.image_embed.shape[-1], IMAGE_SIZE // 4
+    memory = MemoryInputs(
+        maskmem=torch.randn(2, 2, propagating.mem_dim, h, h, generator=generator).to(torch.bfloat16),
+        maskmem_tpos=(0, 6),
+        obj_ptrs=torch.randn(2, 2, propagating.hidden_dim, generator=generator),
+        ptr_offsets=(1, 2),
+        max_ptr_offset=15,
+    )
+    previous = torch.zeros(2, 1, low, low)
+    previous[0, :, 4:12, 6:20] = 1.0
+    previous[1, :, 20:30, 10:14] = 1.0
+    with torch.inference_mode():
+        expected = steps.track_frame(propagating, features, memory, previous)
+        blank = steps.track_frame(propagating, features, memory, torch.zeros_like(previous))
+    got = _run(
+        _session(out, "track_frame"),
+        image_embed=features.image_embed,
+        high_res_0=features.high_res_0,
+        high_res_1=features.high_res_1,
+        maskmem=memory.maskmem.float(),
+        maskmem_tpos=np.asarray(memory.maskmem_tpos, np.int32),
+        obj_ptrs=memory.obj_ptrs,
+        ptr_offsets=np.asarray(memory.ptr_offsets, np.int32),
+        max_ptr_offset=np.asarray([15], np.int32),
+        previous_masks=previous,
+    )
+    outputs = [expected.low_res_logits, expected.object_score_logits, expected.obj_ptr, expected.iou, expected.memory]
+    assert _close(got, outputs) <= GRAPH_TOLERANCE
+    assert np.abs(got[1] - blank.object_score_logits.numpy()).max() > 1e-3  # the graph used the masks

@@ -24,7 +24,7 @@ from tritonclient.utils import InferenceServerException
 from samem.cli import main
 from samem.engine import LocalBackend
 from samem.model import build_model
-from samem.model.build import file_sha256
+from samem.model.build import IMAGE_SIZE_KEY, MASK_PROPAGATION_KEY, file_sha256
 from samem.serving.repository import MANIFEST, write_repository
 from samem.serving.server import TritonError, TritonServer, free_port
 from samem.serving.spec import MODEL_KEY, STEPS, ServedModel, model_name
@@ -40,7 +40,9 @@ STARTUP_S = 180.0
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = write_checkpoint(tmp_path_factory.mktemp("weights") / "compact.pt")
     payload = torch.load(path, weights_only=True)
-    torch.save({**payload, "image_size": IMAGE_SIZE}, path)  # runs at this size by default, here and in Triton
+    # runs at this size by default, here and in Triton; with mask propagation (samem's own weights), so that the
+    # tracking step carries previous masks through Triton too
+    torch.save({**payload, IMAGE_SIZE_KEY: IMAGE_SIZE, MASK_PROPAGATION_KEY: True}, path)
     return path
 
 
@@ -71,7 +73,7 @@ def test_masks_through_triton_equal_in_process_masks(
     triton: TritonServer, local: tuple[np.ndarray, np.ndarray], shared_memory: bool
 ) -> None:
     with TritonBackend(triton.grpc_url, shared_memory=shared_memory) as backend:
-        assert backend.settings.image_size == IMAGE_SIZE
+        assert backend.settings.image_size == IMAGE_SIZE and backend.settings.mask_propagation
         logits, scores = track_all(backend)
         traffic = backend.traffic
     ref_logits, ref_scores = local
@@ -150,14 +152,23 @@ def test_a_bad_request_gets_a_clear_error_and_the_server_keeps_serving(triton: T
         "obj_ptrs": np.zeros((1, 1, st.hidden_dim), np.float32),
         "ptr_offsets": np.asarray([1], np.int32),
         "max_ptr_offset": np.asarray([15], np.int32),
+        "previous_masks": np.zeros((1, 1, st.low_res_size, st.low_res_size), np.float32),
     }
-    inputs = []
-    for name, array in arrays.items():
-        item = grpcclient.InferInput(name, list(array.shape), "FP32" if array.dtype == np.float32 else "INT32")
-        item.set_data_from_numpy(array)
-        inputs.append(item)
-    with pytest.raises(InferenceServerException, match="does not hold the 3 memories of maskmem_tpos"):
+
+    def infer(arrays: dict[str, np.ndarray]) -> None:
+        inputs = []
+        for name, array in arrays.items():
+            item = grpcclient.InferInput(name, list(array.shape), "FP32" if array.dtype == np.float32 else "INT32")
+            item.set_data_from_numpy(array)
+            inputs.append(item)
         client.infer(model_name("track_frame"), inputs)
+
+    with pytest.raises(InferenceServerException, match="does not hold the 3 memories of maskmem_tpos"):
+        infer(arrays)
+    arrays["maskmem_tpos"] = np.asarray([0, 6], np.int32)
+    arrays["previous_masks"] = np.zeros((2, 1, st.low_res_size, st.low_res_size), np.float32)  # two for one object
+    with pytest.raises(InferenceServerException, match=r"previous_masks .* should be"):
+        infer(arrays)
     assert client.is_server_ready()
     assert backend.encode_frame(model_images()[1][None]).image_embed.shape[0] == 1
     backend.close()

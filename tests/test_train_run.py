@@ -136,8 +136,9 @@ def test_full_disk_keeps_the_previous_checkpoint(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(checkpoint_module.torch, "save", failing_save)
     out = tmp_path / "run"
-    code, err = run_cli(capsys, "--out", str(out), "--image-size", "64", "--frames", "2", "--objects", "2",
-                        "--steps", "3", "--checkpoint-every", "1", "--val-clips", "0", "--threads", "1")  # fmt: skip
+    code, err = run_cli(capsys, "--recipe", "compact-base", "--out", str(out), "--image-size", "64", "--frames", "2",
+                        "--objects", "2", "--steps", "3", "--checkpoint-every", "1", "--val-clips", "0",
+                        "--threads", "1")  # fmt: skip
     monkeypatch.undo()
     assert code == 2 and len(err.splitlines()) == 1
     assert "No space left on device" in err and "previous file is intact" in err

@@ -39,8 +39,10 @@ class Backend(Protocol):
         """Spatial memories [B, Cm, h, w] of masks on a frame."""
         ...
 
-    def track_frame(self, features: FrameFeatures, memory: MemoryInputs) -> StepOutput:
-        """Memory-conditioned outputs and new memories on a frame."""
+    def track_frame(
+        self, features: FrameFeatures, memory: MemoryInputs, previous_masks: Tensor | None = None
+    ) -> StepOutput:
+        """Memory-conditioned outputs and new memories on a frame (``previous_masks`` for mask propagation)."""
         ...
 
 
@@ -84,10 +86,13 @@ class LocalBackend:
                 is_mask_from_pts,
             )
 
-    def track_frame(self, features: FrameFeatures, memory: MemoryInputs) -> StepOutput:
-        """Memory-conditioned outputs and new memories on a frame."""
+    def track_frame(
+        self, features: FrameFeatures, memory: MemoryInputs, previous_masks: Tensor | None = None
+    ) -> StepOutput:
+        """Memory-conditioned outputs and new memories on a frame (``previous_masks`` for mask propagation)."""
         with torch.inference_mode():
             memory = dataclasses.replace(
                 memory, maskmem=memory.maskmem.to(self._device), obj_ptrs=memory.obj_ptrs.to(self._device)
             )
-            return steps.track_frame(self.model, features, memory)
+            masks = None if previous_masks is None else previous_masks.to(self._device)
+            return steps.track_frame(self.model, features, memory, masks)

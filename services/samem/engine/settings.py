@@ -29,6 +29,7 @@ class ModelSettings:
     max_obj_ptrs_in_encoder: int
     only_obj_ptrs_in_the_past_for_eval: bool
     use_signed_tpos_enc_to_obj_ptrs: bool
+    mask_propagation: bool = False  # samem weights: the previous frame's mask is a prompt on tracked frames
 
     @classmethod
     def from_model(cls, model: torch.nn.Module) -> ModelSettings:
@@ -57,6 +58,7 @@ class ModelSettings:
             max_obj_ptrs_in_encoder=int(model.max_obj_ptrs_in_encoder),
             only_obj_ptrs_in_the_past_for_eval=bool(model.only_obj_ptrs_in_the_past_for_eval),
             use_signed_tpos_enc_to_obj_ptrs=bool(model.use_signed_tpos_enc_to_obj_ptrs),
+            mask_propagation=bool(getattr(model, "mask_propagation", False)),
         )
 
     def max_ptrs(self, num_frames: int) -> int:

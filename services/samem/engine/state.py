@@ -3,8 +3,9 @@
 It holds what SAM 2's video predictor keeps per object, minus what it can never attend to again: prompts per frame
 (input pixels), conditioning-frame memories (kept for the whole video) and recent non-conditioning memories (dropped
 once older than the model's mask and pointer windows). Mask memories are stored in bfloat16 exactly as upstream
-stores them; object pointers, object scores and predicted IoUs in float32; low-resolution mask logits only on
-conditioning frames, where they are the frame's output.
+stores them; object pointers, object scores and predicted IoUs in float32; low-resolution mask logits on
+conditioning frames, where they are the frame's output, and, for models with mask propagation, on the latest
+tracked frame, whose mask prompts the next.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class FrameMemory:
     object_score: Tensor  # [1] float32 logit; > 0 means present
     iou: Tensor  # [1] float32 predicted IoU
     maskmem: Tensor | None = None  # [Cm, h, w] bfloat16; None once out of the mask window
-    low_res_logits: Tensor | None = None  # [1, S/4, S/4] float32, conditioning frames only
+    low_res_logits: Tensor | None = None  # [1, S/4, S/4] float32: conditioning frames, latest tracked frame
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,7 +74,10 @@ class VideoState:
         return tuple(obj.particle_id for obj in self.objects)
 
     def pruned(self, settings: ModelSettings) -> VideoState:
-        """Drop non-conditioning memories that no frame from ``next_frame`` on can attend to."""
+        """Drop non-conditioning memories that no frame from ``next_frame`` on can attend to.
+
+        Mask logits of tracked frames are kept for the frame just before ``next_frame`` only.
+        """
         if self.next_frame is None:
             return self
         mask_oldest = self.next_frame - settings.mask_window()
@@ -87,6 +91,8 @@ class VideoState:
                     continue
                 if frame < mask_oldest and memory.maskmem is not None:
                     memory = dataclasses.replace(memory, maskmem=None)
+                if frame < self.next_frame - 1 and memory.low_res_logits is not None:
+                    memory = dataclasses.replace(memory, low_res_logits=None)
                 kept[frame] = memory
             objects.append(dataclasses.replace(obj, non_cond=kept))
         return dataclasses.replace(self, objects=tuple(objects))

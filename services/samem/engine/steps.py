@@ -228,10 +228,29 @@ def _pointer_tokens(model: torch.nn.Module, memory: MemoryInputs) -> tuple[Tenso
     return ptrs, pos
 
 
-def track_frame(model: torch.nn.Module, features: FrameFeatures, memory: MemoryInputs) -> StepOutput:
-    """Track B objects on a frame from their memory; also encodes the frame's new memories."""
+def previous_mask_prompt(low_res_logits: Tensor) -> Tensor:
+    """Mask prompts [B, 1, S/4, S/4] from the previous frame's chosen logits: 1 inside its mask, 0 elsewhere."""
+    return (low_res_logits > 0).float()
+
+
+def track_frame(
+    model: torch.nn.Module, features: FrameFeatures, memory: MemoryInputs, previous_masks: Tensor | None = None
+) -> StepOutput:
+    """Track B objects on a frame from their memory; also encodes the frame's new memories.
+
+    Models trained with mask propagation (``model.mask_propagation``, samem's own compact weights) also get each
+    object's mask on the previous frame as a dense mask prompt: ``previous_masks`` [B, 1, S/4, S/4] from
+    :func:`previous_mask_prompt` (zeros where there is no previous frame). SAM 2 and SAM-EM checkpoints track from
+    memory alone, as upstream, and take no ``previous_masks``.
+    """
     if not memory.maskmem_tpos and not memory.ptr_offsets:
         raise ValueError("track_frame needs at least one memory or object pointer")
+    propagating = getattr(model, "mask_propagation", False)
+    if propagating != (previous_masks is not None):
+        raise ValueError(
+            "previous_masks must be given exactly when the model was trained with mask propagation"
+            f" (model.mask_propagation={propagating})"
+        )
     tokens, positions, n_ptr_tokens = [], [], 0
     if memory.maskmem_tpos:
         feats, pos = _spatial_tokens(model, memory)
@@ -243,7 +262,7 @@ def track_frame(model: torch.nn.Module, features: FrameFeatures, memory: MemoryI
         positions.append(pos)
         n_ptr_tokens = ptrs.shape[0]
     pix = _attend(model, features, torch.cat(tokens, dim=0), torch.cat(positions, dim=0), n_ptr_tokens)
-    out, high_res = _sam_heads(model, pix, features, None, is_init_cond_frame=False)
+    out, high_res = _sam_heads(model, pix, features, None, is_init_cond_frame=False, mask_inputs=previous_masks)
     new_memory = encode_memory(model, features, high_res, out.object_score_logits, is_mask_from_pts=False)
     return StepOutput(
         low_res_logits=out.low_res_logits,

@@ -4,6 +4,8 @@ Semantics equal upstream SAM 2's offline ``propagate_in_video`` after all prompt
 the earliest prompted frame; on a prompted (conditioning) frame an object's output is its prompt-decoded mask,
 whose memory is encoded from the mask upsampled to ``S x S`` and binarised; every other frame is tracked from the
 memory bank, objects prompted on a later frame attending to that future conditioning memory as upstream does.
+Models trained with mask propagation (samem's own weights) also get each object's mask on the previous frame as a
+mask prompt on tracked frames (see :func:`samem.engine.steps.track_frame`).
 Any prompt change restarts propagation (conditioning outputs of unchanged prompts are kept). Not reproduced:
 upstream's hole filling of low-resolution masks (``fill_hole_area``; it needs upstream's CUDA extension and is
 skipped on CPU), reverse tracking, mask prompts and correction clicks on already tracked frames.
@@ -27,7 +29,7 @@ from samem.engine.preprocess import logits_to_input
 from samem.engine.prompts import Prompt, make_prompt
 from samem.engine.settings import ModelSettings
 from samem.engine.state import FrameMemory, ObjectState, VideoState
-from samem.engine.steps import FrameFeatures, StepOutput
+from samem.engine.steps import FrameFeatures, StepOutput, previous_mask_prompt
 from samem.errors import InputError
 from samem.io.video.geometry import FrameGeometry, ResizeMode
 
@@ -270,6 +272,21 @@ class Tracker:
                     objects[i] = dataclasses.replace(objects[i], cond=cond)
         self._state = dataclasses.replace(self._state, objects=tuple(objects))
 
+    def _previous_masks(self, objects: Sequence[ObjectState], frame: int) -> Tensor | None:
+        """Mask prompts of ``objects`` from their outputs on ``frame - 1`` (zeros where there is none).
+
+        None for models without mask propagation.
+        """
+        if not self.settings.mask_propagation:
+            return None
+        size = self.settings.low_res_size
+        masks = torch.zeros(len(objects), 1, size, size)
+        for k, obj in enumerate(objects):
+            previous = obj.memory_at(frame - 1)
+            if previous is not None and previous.low_res_logits is not None:
+                masks[k] = previous_mask_prompt(previous.low_res_logits.cpu())
+        return masks
+
     def _step(self, frame: int, frames: FrameSource, cache: dict[int, FrameFeatures]) -> FrameResult:
         """Process one frame: conditioning outputs as they are, one batched track step per memory layout."""
         state, settings = self._state, self.settings
@@ -290,9 +307,10 @@ class Tracker:
                     settings=settings,
                     num_frames=state.num_frames,
                 )
-                out = self._backend.track_frame(features, inputs)
+                previous = self._previous_masks([objects[i] for i in members], frame)
+                out = self._backend.track_frame(features, inputs, previous)
                 for k, i in enumerate(members):
-                    outputs[i] = _memory(out, k, out.memory, keep_logits=False)
+                    outputs[i] = _memory(out, k, out.memory, keep_logits=settings.mask_propagation)
                     logits[i] = out.low_res_logits[k].float()
                     objects[i] = dataclasses.replace(objects[i], non_cond={**objects[i].non_cond, frame: outputs[i]})
         order = range(len(objects))

@@ -31,6 +31,9 @@ IMAGE_SIZE_KEY = "image_size"  # optional checkpoint key: the input size the wei
 # Optional checkpoint key, True for weights trained with box prompts also given as a dense mask (see
 # samem.engine.steps.decode_prompts); the model carries it as the attribute of the same name.
 BOX_MASK_PROMPT_KEY = "box_mask_prompt"
+# Optional checkpoint key, True for weights trained with the previous frame's mask as a prompt on tracked frames
+# (see samem.engine.steps.track_frame); carried as the model attribute of the same name.
+MASK_PROPAGATION_KEY = "mask_propagation"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -145,4 +148,5 @@ def build_model(
         load_checkpoint(model, spec.checkpoint, config_name=spec.config_name, payload=payload)
         sha256 = file_sha256(spec.checkpoint)
     model.box_mask_prompt = bool(payload.get(BOX_MASK_PROMPT_KEY, False)) if payload is not None else False
+    model.mask_propagation = bool(payload.get(MASK_PROPAGATION_KEY, False)) if payload is not None else False
     return LoadedModel(model=model.to(device).eval(), spec=spec, checkpoint_sha256=sha256)

@@ -105,6 +105,7 @@ class TrackFrameGraph(_WithPosEnc):
         obj_ptrs: Tensor,
         ptr_offsets: Tensor,
         max_ptr_offset: Tensor,
+        previous_masks: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """Track objects from their memory (the tensor form of :func:`samem.engine.steps.track_frame`)."""
         model = self.model
@@ -131,7 +132,9 @@ class TrackFrameGraph(_WithPosEnc):
         memory = torch.cat((feats, ptrs), dim=0)
         memory_pos = torch.cat((spatial_pos, ptr_pos), dim=0)
         pix = steps._attend(model, features, memory, memory_pos, ptrs.shape[0])
-        out, high_res = steps._sam_heads(model, pix, features, None, is_init_cond_frame=False)
+        out, high_res = steps._sam_heads(
+            model, pix, features, None, is_init_cond_frame=False, mask_inputs=previous_masks
+        )
         new_memory = steps.encode_memory(model, features, high_res, out.object_score_logits, is_mask_from_pts=False)
         return out.low_res_logits, out.object_score_logits, out.obj_ptr, out.iou, new_memory
 
@@ -171,6 +174,10 @@ def _example(model: nn.Module, step: str) -> tuple[tuple[Tensor, ...], dict[str,
         "max_ptr_offset": None,
     }
     inputs = (*f, maskmem, tpos, obj_ptrs, offsets, torch.tensor([15], dtype=torch.int32))
+    if getattr(model, "mask_propagation", False):
+        low = size // 4
+        inputs += ((torch.rand(2, 1, low, low, generator=generator) > 0.5).float(),)
+        dims["previous_masks"] = {0: objects}
     return inputs, {"image_embed": None, "high_res_0": None, "high_res_1": None, **dims}
 
 

@@ -150,7 +150,8 @@ def step_tensors(step: str, served: ServedModel) -> tuple[tuple[TensorSpec, ...]
     """Inputs and outputs of a step, shapes as in :mod:`samem.engine.steps` (-1 for objects, memories, points).
 
     ``encode_frame`` is batched over frames (its dims exclude the batch); the others take one frame's features
-    ([1, ...]) and B objects. ``pos_enc`` is a constant of the image size, so only ``encode_frame`` returns it
+    ([1, ...]) and B objects; ``track_frame`` of models with mask propagation also takes ``previous_masks``.
+    ``pos_enc`` is a constant of the image size, so only ``encode_frame`` returns it
     (clients ask for it once) and the other steps compute it themselves.
     """
     st = served.settings
@@ -173,6 +174,8 @@ def step_tensors(step: str, served: ServedModel) -> tuple[tuple[TensorSpec, ...]
     if step == "track_frame":
         memory = (_fp32("maskmem", -1, -1, cm, h, h), _int32("maskmem_tpos", -1), _fp32("obj_ptrs", -1, -1, c))
         memory += (_int32("ptr_offsets", -1), _int32("max_ptr_offset", 1))
+        if st.mask_propagation:
+            memory += (_fp32("previous_masks", -1, 1, low, low),)
         return (*features, *memory), (*heads, _fp32("memory", -1, cm, h, h))
     raise InputError(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
 

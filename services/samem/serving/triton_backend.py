@@ -292,8 +292,10 @@ class TritonBackend:
         shape = (batch, st.mem_dim, st.feature_size, st.feature_size)
         return self._infer("encode_memory", inputs, {"memory": shape})["memory"]
 
-    def track_frame(self, features: FrameFeatures, memory: MemoryInputs) -> StepOutput:
-        """Memory-conditioned outputs and new memories on a frame."""
+    def track_frame(
+        self, features: FrameFeatures, memory: MemoryInputs, previous_masks: Tensor | None = None
+    ) -> StepOutput:
+        """Memory-conditioned outputs and new memories on a frame (``previous_masks`` for mask propagation)."""
         st = self.settings
         batch = memory.maskmem.shape[0] if memory.maskmem_tpos else memory.obj_ptrs.shape[0]
         inputs = self._features(features)
@@ -302,6 +304,8 @@ class TritonBackend:
         inputs["obj_ptrs"] = _numpy(memory.obj_ptrs)
         inputs["ptr_offsets"] = np.asarray(memory.ptr_offsets, dtype=np.int32)
         inputs["max_ptr_offset"] = np.asarray([memory.max_ptr_offset], dtype=np.int32)
+        if previous_masks is not None:
+            inputs["previous_masks"] = _numpy(previous_masks)
         shapes = self._head_shapes(batch)
         shapes["memory"] = (batch, st.mem_dim, st.feature_size, st.feature_size)
         return StepOutput(**self._infer("track_frame", inputs, shapes))

@@ -5,10 +5,12 @@ training size), :mod:`~samem.train.data` and :mod:`~samem.train.sources` (clips 
 :mod:`~samem.train.forward` (the clip forward pass from the engine's steps), :mod:`~samem.train.losses`,
 :mod:`~samem.train.optim` (AdamW, layer-wise decay, schedule), :mod:`~samem.train.checkpoint`,
 :mod:`~samem.train.runlog`, :mod:`~samem.train.validate` (J with the engine's Tracker), :mod:`~samem.train.setup`
-and :mod:`~samem.train.trainer` (the loop), :mod:`~samem.train.cli` (``samem train``).
+and :mod:`~samem.train.trainer` (the loop), :mod:`~samem.train.pipeline` (recipes run as stages, e.g. ``compact``),
+:mod:`~samem.train.cli` (``samem train``).
 
-    from samem.train import RECIPES, train
-    train(RECIPES["compact"].with_overrides(steps=20), out_dir="runs/compact")
+    from samem.train import PIPELINES, RECIPES, train, train_pipeline
+    train(RECIPES["compact-base"].with_overrides(steps=20), out_dir="runs/base")
+    train_pipeline(PIPELINES["compact"], out_dir="runs/compact", overrides={"steps": 20})
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ _EXPORTS = {
     "RECIPES": "samem.train.recipe",
     "get_recipe": "samem.train.recipe",
     "train": "samem.train.trainer",
+    "PIPELINES": "samem.train.pipeline",
+    "train_pipeline": "samem.train.pipeline",
     "TrainResult": "samem.train.trainer",
     "forward_clip": "samem.train.forward",
     "FrameOutput": "samem.train.forward",

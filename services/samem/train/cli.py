@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from samem.argtypes import non_negative_int, positive_float, positive_int
+
+if TYPE_CHECKING:
+    from samem.train.recipe import TrainRecipe
+    from samem.train.trainer import TrainResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,10 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Full-model training with box prompts on the first frame of each clip and SAM 2's per-frame losses."
             " Writes OUT/checkpoint.pt (latest weights + training state), OUT/model.pt (final weights, SAM 2"
             " format), OUT/log.jsonl, OUT/val.jsonl and OUT/recipe.json. Recipes: compact (samem-compact from"
-            " scratch on a CPU), sam2.1-finetune (SAM-EM's setting on a GPU; needs --model NAME:CHECKPOINT)."
+            " scratch on a CPU in two stages, compact-base then compact-track, each in OUT/<k>-<stage>/, final"
+            " weights in OUT/model.pt), compact-base, compact-track, sam2.1-finetune (SAM-EM's setting on a GPU;"
+            " needs --model NAME:CHECKPOINT)."
         ),
     )
-    p.add_argument("--recipe", help="compact or sam2.1-finetune (default compact; resuming: the saved one)")
+    p.add_argument(
+        "--recipe",
+        help="compact, compact-base, compact-track or sam2.1-finetune (default compact; resuming: the saved one)",
+    )
     p.add_argument("--model", metavar="NAME[:CHECKPOINT]", help="initial weights, e.g. sam2.1_hiera_l:/path/ckpt.pt")
     p.add_argument("--dataset", metavar="DIR", help="train on DIR/{train,val} from `samem simulate --dataset`")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
@@ -54,18 +66,44 @@ OVERRIDES = ("steps", "lr", "lr_encoder", "clips_per_step", "frames", "short_cli
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the recipe and overrides, then train."""
+    from samem.train.pipeline import PIPELINES, train_pipeline
     from samem.train.recipe import get_recipe
     from samem.train.trainer import train
 
     overrides = {name: getattr(args, name) for name in OVERRIDES}
-    if args.resume and args.recipe is None and all(v is None for v in overrides.values()):
-        recipe = None
+    name = args.recipe or "compact"
+    if name in PIPELINES and not (args.resume and args.recipe is None and _is_single_run(args)):
+        result = train_pipeline(
+            PIPELINES[name], out_dir=args.out, model=args.model, dataset=args.dataset, resume=args.resume,
+            stop_at=args.stop_at, progress=args.progress, overrides=overrides,
+        )  # fmt: skip
+        return _report(result)
+    if args.resume and args.recipe is None:  # the saved recipe, with any runtime overrides
+        recipe = _saved_recipe(args.out).with_overrides(**overrides)
     else:
-        recipe = get_recipe(args.recipe or "compact").with_overrides(**overrides)
+        recipe = get_recipe(name).with_overrides(**overrides)
     result = train(
         recipe, out_dir=args.out, model=args.model, dataset=args.dataset, resume=args.resume,
         stop_at=args.stop_at, progress=args.progress,
     )  # fmt: skip
+    return _report(result)
+
+
+def _is_single_run(args: argparse.Namespace) -> bool:
+    """Whether ``--out`` holds one recipe's run (its checkpoint), rather than a pipeline's stages."""
+    from samem.train.checkpoint import CHECKPOINT
+
+    return (Path(args.out) / CHECKPOINT).is_file()
+
+
+def _saved_recipe(out: str) -> TrainRecipe:
+    from samem.train.recipe import TrainRecipe
+    from samem.train.setup import RECIPE_FILE
+
+    return TrainRecipe.from_dict(json.loads((Path(out) / RECIPE_FILE).read_text())["recipe"])
+
+
+def _report(result: TrainResult) -> int:
     state = "finished" if result.finished else "stopped"
     val = "" if result.val_iou is None else f", validation J {result.val_iou:.3f}"
     print(f"{state} at step {result.step}{val}; checkpoint {result.checkpoint}"

@@ -3,8 +3,9 @@
 Frame 0 is the prompted (conditioning) frame: :func:`~samem.engine.steps.decode_prompts` from the boxes, then
 :func:`~samem.engine.steps.encode_memory` of its mask upsampled to ``S x S`` and binarised, as the tracker does.
 Every later frame is :func:`~samem.engine.steps.track_frame` with the memories chosen by the engine's own rules
-(:mod:`samem.engine.memory`) from the clip's earlier frames, so training and inference compute the same thing
-(up to train-mode dropout). All objects of the clip go through each step together (the steps' B dimension).
+(:mod:`samem.engine.memory`) from the clip's earlier frames, and, for models with mask propagation, the previous
+frame's own output mask as a prompt (without gradient), so training and inference compute the same thing (up to
+train-mode dropout). All objects of the clip go through each step together (the steps' B dimension).
 
 The mask decoder's raw outputs (every candidate mask with its predicted IoU, before SAM 2 replaces the masks of
 objects scored absent by -1024) are captured with a forward hook: the loss needs all candidates, and the raw
@@ -151,7 +152,10 @@ def forward_clip(
                 inputs = gather_memory(
                     [objects[i] for i in group], [layouts[i] for i in group], settings=settings, num_frames=n_frames
                 )
-                out = steps.track_frame(model, features, inputs)
+                previous = None
+                if settings.mask_propagation:
+                    previous = steps.previous_mask_prompt(outputs[-1].low_res_logits[group].detach())
+                out = steps.track_frame(model, features, inputs, previous)
                 parts.append((group, _output(out, capture.pop())))
                 for i, memory_t in zip(group, _memories(out, out.memory), strict=True):
                     obj = objects[i]

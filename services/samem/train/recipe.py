@@ -37,6 +37,9 @@ class TrainRecipe:
     gives each box to the model as a dense mask prompt (:func:`samem.engine.steps.box_mask`), at training and,
     through a checkpoint key, at inference: for weights trained from scratch, which otherwise learn to segment
     every particle whatever the box (SAM 2 and SAM-EM checkpoints were trained without it: leave it off).
+    ``mask_propagation`` gives each object's mask on the previous frame (the model's own output, no gradient) as a
+    dense mask prompt on tracked frames, at training and, through a checkpoint key, at inference
+    (:func:`samem.engine.steps.track_frame`); off for SAM 2 and SAM-EM checkpoints.
     """
 
     name: str = "custom"
@@ -69,6 +72,7 @@ class TrainRecipe:
     cnr: tuple[float, float] = (0.3, 12.0)
     easy_steps: int = 0
     box_mask_prompt: bool = False
+    mask_propagation: bool = False
     max_particles: int = 10
     val_every: int = 250
     val_clips: int = 8
@@ -158,7 +162,7 @@ class TrainRecipe:
 # (prompt following, cheap) and the CNR range opens from clear to barely visible over the first 2000 steps. Crops of
 # 50-100 % of the frame widen the particle sizes seen in model pixels.
 COMPACT = TrainRecipe(
-    name="compact",
+    name="compact-base",
     model="samem-compact:random",
     image_size=256,
     steps=5000,
@@ -183,6 +187,41 @@ COMPACT = TrainRecipe(
     val_frames=8,
     checkpoint_every=50,
     threads=1,
+)
+
+# Stage 2 of samem-compact, from stage 1's weights: tracked frames also get the object's previous mask as a prompt
+# (mask_propagation). Stage 1's memory path alone lost the particles (J 0.8 on the prompted frame, 0.1-0.25 over
+# 12-20 frames); 100 steps of this stage on 4-frame clips raised that to 0.55-0.8, the same 100 steps without mask
+# propagation left it unchanged. All clips are 6 frames and the CNR range is the full one from the start.
+COMPACT_TRACK = dataclasses.replace(
+    COMPACT,
+    name="compact-track",
+    model=None,
+    steps=1000,
+    frames=6,
+    short_clips=0.0,
+    easy_steps=0,
+    mask_propagation=True,
+    lr=3e-4,
+    lr_encoder=3e-4,
+    warmup_steps=50,
+    val_every=500,
+    threads=2,
+)
+
+# Stage 3 of samem-compact, from stage 2's weights: 12-frame clips. After stage 2 (6-frame clips) particles were kept
+# over 20 frames (J 0.67-0.77 on the eval's layouts) but lost over 100 (0.29-0.48): masks shrank or spread to a
+# neighbour and never recovered; longer clips show the model more of its own compounding errors.
+COMPACT_LONG = dataclasses.replace(
+    COMPACT_TRACK,
+    name="compact-long",
+    steps=600,
+    frames=12,
+    lr=1.5e-4,
+    lr_encoder=1.5e-4,
+    warmup_steps=25,
+    val_every=300,
+    val_frames=16,
 )
 
 # SAM-EM's setting: full fine-tuning of SAM 2.1 hiera-L from its checkpoint on a GPU, 1024 px, 8-frame clips with up
@@ -213,7 +252,7 @@ SAM21_FINETUNE = TrainRecipe(
     workers=4,
 )
 
-RECIPES: dict[str, TrainRecipe] = {r.name: r for r in (COMPACT, SAM21_FINETUNE)}
+RECIPES: dict[str, TrainRecipe] = {r.name: r for r in (COMPACT, COMPACT_TRACK, COMPACT_LONG, SAM21_FINETUNE)}
 
 
 def get_recipe(name: str) -> TrainRecipe:

@@ -124,6 +124,7 @@ def prepare_run(
     if payload is not None:
         loaded.model.load_state_dict(payload["model"], strict=True)
     loaded.model.box_mask_prompt = recipe.box_mask_prompt
+    loaded.model.mask_propagation = recipe.mask_propagation
     out.mkdir(parents=True, exist_ok=True)
     return RunSetup(
         recipe=recipe,

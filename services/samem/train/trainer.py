@@ -17,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from samem import __version__
-from samem.model.build import BOX_MASK_PROMPT_KEY, IMAGE_SIZE_KEY
+from samem.model.build import BOX_MASK_PROMPT_KEY, IMAGE_SIZE_KEY, MASK_PROPAGATION_KEY
 from samem.train.checkpoint import (
     CHECKPOINT,
     FINAL_MODEL,
@@ -61,11 +61,13 @@ def _worker_init(_: int) -> None:
 
 
 def _weights(setup: RunSetup) -> dict[str, Any]:
-    """SAM 2 format weights, their input size and, when set, the dense box prompt flag (extra keys upstream ignores)."""
+    """SAM 2 format weights, their input size and, when set, the prompt flags (extra keys upstream ignores)."""
     model = setup.loaded.model
     weights = {"model": model_state(model), IMAGE_SIZE_KEY: int(model.image_size)}
     if model.box_mask_prompt:
         weights[BOX_MASK_PROMPT_KEY] = True
+    if model.mask_propagation:
+        weights[MASK_PROPAGATION_KEY] = True
     return weights
 
 

@@ -1,0 +1,116 @@
+"""Mask propagation: each tracked frame also gets the object's previous mask as a prompt, switched on per checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from train_support import SIZE
+
+from samem.engine import LocalBackend, Tracker, VideoState, steps
+from samem.model import build_model
+
+N_FRAMES = 6
+BOXES = np.array([[4.0, 6.0, 26.0, 30.0], [30.0, 28.0, 60.0, 58.0]])
+
+
+def _model(mask_propagation: bool) -> torch.nn.Module:
+    """Random weights whose object score says 'present' (so masks are the decoder's own, never blanked)."""
+    model = build_model("samem-compact:random", image_size=SIZE).model
+    with torch.no_grad():
+        model.sam_mask_decoder.pred_obj_score_head.layers[2].bias += 20.0
+    model.mask_propagation = mask_propagation
+    return model
+
+
+def _images() -> torch.Tensor:
+    return torch.randn(N_FRAMES, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(3))
+
+
+class _Recording(LocalBackend):
+    """The local backend, keeping every ``previous_masks`` it is given and every output's logits."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__(model)
+        self.previous: list[torch.Tensor | None] = []
+        self.logits: list[torch.Tensor] = []
+
+    def track_frame(self, features, memory, previous_masks=None):  # type: ignore[no-untyped-def]
+        self.previous.append(None if previous_masks is None else previous_masks.clone())
+        out = super().track_frame(features, memory, previous_masks)
+        self.logits.append(out.low_res_logits.clone())
+        return out
+
+
+def _tracker(backend: LocalBackend) -> Tracker:
+    tracker = Tracker(backend, height=SIZE, width=SIZE, num_frames=N_FRAMES)
+    tracker.add_boxes(0, [1, 2], BOXES)
+    return tracker
+
+
+def _run(tracker: Tracker, images: torch.Tensor, **kwargs: int) -> list[np.ndarray]:
+    return [r.mask_logits for r in tracker.propagate(lambda t: images[t], **kwargs)]
+
+
+def test_each_tracked_frame_is_prompted_with_the_previous_output_mask():
+    images = _images()
+    backend = _Recording(_model(True))
+    _run(_tracker(backend), images)
+    assert len(backend.previous) == N_FRAMES - 1
+    with torch.inference_mode():
+        first = steps.decode_prompts(
+            backend.model,
+            steps.encode_frame(backend.model, images[:1]),
+            torch.tensor(BOXES, dtype=torch.float32).reshape(2, 2, 2),
+            torch.tensor([[2, 3], [2, 3]]),
+        )
+    assert torch.equal(backend.previous[0], steps.previous_mask_prompt(first.low_res_logits))
+    for t in range(1, N_FRAMES - 1):
+        assert torch.equal(backend.previous[t], steps.previous_mask_prompt(backend.logits[t - 1]))
+    assert all(0 < p.sum() < p.numel() for p in backend.previous)  # real masks, neither empty nor full
+
+
+def test_models_without_the_flag_track_from_memory_alone():
+    backend = _Recording(_model(False))
+    _run(_tracker(backend), _images())
+    assert backend.previous == [None] * (N_FRAMES - 1)
+
+
+def test_the_flag_changes_the_tracking():
+    images = _images()
+    plain = _run(_tracker(LocalBackend(_model(False))), images)
+    propagated = _run(_tracker(LocalBackend(_model(True))), images)
+    np.testing.assert_array_equal(plain[0], propagated[0])  # the prompted frame does not use it
+    assert max(np.abs(a - b).max() for a, b in zip(plain[1:], propagated[1:], strict=True)) > 1e-3
+
+
+def test_a_restored_state_continues_with_the_same_previous_masks():
+    images = _images()
+    backend = LocalBackend(_model(True))
+    whole = _run(_tracker(backend), images)
+    first = _tracker(backend)
+    _run(first, images, stop=3)
+    state = VideoState.from_bytes(first.state.to_bytes())
+    logits_kept = [f for obj in state.objects for f, m in obj.non_cond.items() if m.low_res_logits is not None]
+    assert logits_kept == [2, 2]  # only the latest tracked frame's logits are kept, per object
+    rest = _run(Tracker.from_state(backend, state), images)
+    for a, b in zip(whole[3:], rest, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_track_frame_refuses_masks_that_do_not_match_the_flag(flag):
+    model = _model(flag)
+    with torch.inference_mode():
+        features = steps.encode_frame(model, _images()[:1])
+    h = features.image_embed.shape[-1]
+    memory = steps.MemoryInputs(
+        maskmem=torch.zeros(1, 1, model.mem_dim, h, h),
+        maskmem_tpos=(0,),
+        obj_ptrs=torch.zeros(1, 0, model.hidden_dim),
+        ptr_offsets=(),
+        max_ptr_offset=1,
+    )
+    wrong = None if flag else torch.zeros(1, 1, SIZE // 4, SIZE // 4)
+    with pytest.raises(ValueError, match="mask propagation"):
+        steps.track_frame(model, features, memory, wrong)
