@@ -27,7 +27,7 @@ APP = ROOT / "dashboard" / "app.py"
 if str(APP.parent) not in sys.path:  # the dashboard's modules, as `streamlit run dashboard/app.py` sees them
     sys.path.insert(0, str(APP.parent))
 TOKEN = "alice-token"  # one of service_support.TOKENS
-MODEL_B = "tuned"  # the second model the test stack offers
+MODEL_B = "shipped"  # the second model the test stack offers: the shipped samem-compact weights
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,14 @@ class Stack:
 def service_stack(root: Path, *, worker: bool = True) -> Iterator[Stack]:
     """Redis, the gRPC server (in process) and one Celery worker process with small random 'present' weights.
 
-    Two models are offered: ``samem-compact`` (the default) and ``tuned``, other random 'present' weights.
+    Two models are offered: ``samem-compact`` (the default, these random weights) and ``shipped``, the shipped
+    samem-compact weights (the browser journey picks it, so its screenshots show real masks).
     """
     checkpoint = write_present_checkpoint(root / "present.pt")
-    tuned = write_present_checkpoint(root / "tuned.pt", seed=1)
     with redis_server() as url:
         config = ServiceConfig(
             redis_url=url, storage=root / "storage", tokens=TOKENS,
-            models=f"samem-compact=samem-compact:{checkpoint},{MODEL_B}=samem-compact:{tuned}",
+            models=f"samem-compact=samem-compact:{checkpoint},{MODEL_B}=samem-compact",
             checkpoint_every=10, lease_s=5.0, max_upload_bytes=64 << 20,
         )  # fmt: skip
         server, port, _ = create_server(config)

@@ -209,21 +209,6 @@ COMPACT_TRACK = dataclasses.replace(
     threads=2,
 )
 
-# Stage 3 of samem-compact, from stage 2's weights: 12-frame clips. After stage 2 (6-frame clips) particles were kept
-# over 20 frames (J 0.67-0.77 on the eval's layouts) but lost over 100 (0.29-0.48): masks shrank or spread to a
-# neighbour and never recovered; longer clips show the model more of its own compounding errors.
-COMPACT_LONG = dataclasses.replace(
-    COMPACT_TRACK,
-    name="compact-long",
-    steps=600,
-    frames=12,
-    lr=1.5e-4,
-    lr_encoder=1.5e-4,
-    warmup_steps=25,
-    val_every=300,
-    val_frames=16,
-)
-
 # SAM-EM's setting: full fine-tuning of SAM 2.1 hiera-L from its checkpoint on a GPU, 1024 px, 8-frame clips with up
 # to 8 objects, bf16 autocast, lr 5e-6 for the image encoder (layer decay 0.9) and 1e-5 for the rest.
 SAM21_FINETUNE = TrainRecipe(
@@ -252,7 +237,7 @@ SAM21_FINETUNE = TrainRecipe(
     workers=4,
 )
 
-RECIPES: dict[str, TrainRecipe] = {r.name: r for r in (COMPACT, COMPACT_TRACK, COMPACT_LONG, SAM21_FINETUNE)}
+RECIPES: dict[str, TrainRecipe] = {r.name: r for r in (COMPACT, COMPACT_TRACK, SAM21_FINETUNE)}
 
 
 def get_recipe(name: str) -> TrainRecipe:
