@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from train_support import SIZE, TINY
+from train_support import SIZE, TINY, present_model
 
 from samem.engine import steps
 from samem.model import build_model
@@ -16,12 +16,7 @@ from samem.train.trainer import train
 
 
 def _model(box_mask_prompt: bool) -> torch.nn.Module:
-    """Random weights whose object score says 'present' (so masks and pointers are the decoder's own)."""
-    model = build_model("samem-compact:random", image_size=SIZE).model
-    with torch.no_grad():
-        model.sam_mask_decoder.pred_obj_score_head.layers[2].bias += 20.0
-    model.box_mask_prompt = box_mask_prompt
-    return model
+    return present_model(box_mask_prompt=box_mask_prompt)
 
 
 def test_box_mask_fills_the_box_at_the_mask_prompt_size():

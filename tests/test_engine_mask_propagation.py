@@ -5,22 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from train_support import SIZE
+from train_support import SIZE, present_model
 
 from samem.engine import LocalBackend, Tracker, VideoState, steps
-from samem.model import build_model
 
 N_FRAMES = 6
 BOXES = np.array([[4.0, 6.0, 26.0, 30.0], [30.0, 28.0, 60.0, 58.0]])
 
 
 def _model(mask_propagation: bool) -> torch.nn.Module:
-    """Random weights whose object score says 'present' (so masks are the decoder's own, never blanked)."""
-    model = build_model("samem-compact:random", image_size=SIZE).model
-    with torch.no_grad():
-        model.sam_mask_decoder.pred_obj_score_head.layers[2].bias += 20.0
-    model.mask_propagation = mask_propagation
-    return model
+    return present_model(mask_propagation=mask_propagation)
 
 
 def _images() -> torch.Tensor:

@@ -34,6 +34,19 @@ TINY = TrainRecipe(
 )
 
 
+def present_model(**flags: bool) -> torch.nn.Module:
+    """Random compact weights at SIZE whose object score says 'present' (masks and pointers are the decoder's own,
+    never blanked), with the given prompt flags (``box_mask_prompt``, ``mask_propagation``) set."""
+    from samem.model import build_model
+
+    model = build_model("samem-compact:random", image_size=SIZE).model
+    with torch.no_grad():
+        model.sam_mask_decoder.pred_obj_score_head.layers[2].bias += 20.0
+    for name, value in flags.items():
+        setattr(model, name, value)
+    return model
+
+
 def tiny_model(seed: int = 0) -> torch.nn.Module:
     return build_training_model("samem-compact:random", image_size=SIZE, seed=seed).model
 
