@@ -12,7 +12,12 @@ import tifffile
 pytest.importorskip("trackpy")
 
 from samem.baselines import BaselineResult, track_with_trackpy, tune_parameters
-from samem.baselines.trackpy_baseline import TRAJECTORY_COLUMNS, estimate_minmass, otsu_threshold
+from samem.baselines.trackpy_baseline import (
+    TRAJECTORY_COLUMNS,
+    count_matched_minmasses,
+    estimate_minmass,
+    otsu_threshold,
+)
 from samem.errors import InputError
 from samem.evaluate import centroid_rmse_from_tables, evaluate_video
 from samem.sim import ImagingSpec, MotionSpec, ParticleSpec, VideoSpec, write_video
@@ -129,3 +134,16 @@ def test_thresholds() -> None:
     cut = estimate_minmass(np.concatenate([noise, particles]))
     assert 0.1 <= cut <= 5
     assert estimate_minmass(particles) == 0.0
+
+
+def test_count_matched_minmasses_keep_multiples_of_the_true_count() -> None:
+    rng = np.random.default_rng(1)
+    noise, particles = rng.uniform(0.0, 10.0, 5000), rng.uniform(50.0, 60.0, 5)  # particles: the top 0.1 %
+    masses = np.concatenate([noise, particles, [np.nan]])
+    cuts = count_matched_minmasses(masses, n_true=5)
+    assert len(cuts) == 3
+    kept = [int((masses > cut).sum()) for cut in cuts]
+    assert kept == [5, 10, 20]  # 1x, 2x, 4x the true count
+    assert 10.0 < cuts[0] < 50.0  # exactly the particles survive the first cut
+    assert np.percentile(masses[np.isfinite(masses)], 99) < cuts[0]  # a fixed percentile would keep ~50 noise maxima
+    assert count_matched_minmasses(particles, n_true=5) == []  # nothing to cut

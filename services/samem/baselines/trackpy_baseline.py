@@ -196,6 +196,26 @@ def estimate_minmass(masses: np.ndarray) -> float:
     return float(10**level)
 
 
+def count_matched_minmasses(
+    masses: np.ndarray, n_true: int, multiples: tuple[float, ...] = (1.0, 2.0, 4.0)
+) -> list[float]:
+    """Cut-offs that keep about ``k * n_true`` of the candidate features for each ``k`` of ``multiples``.
+
+    ``masses`` are every candidate's mass over a video and ``n_true`` its number of true particle positions (from
+    the ground truth of a tuning video). Each cut-off lies halfway between the masses of the last kept and the
+    first dropped candidate. Needed where particles are a tiny fraction of the candidates (a few particles among
+    thousands of noise maxima per frame), which fixed percentiles of the masses miss.
+    """
+    values_in = np.asarray(masses, dtype=np.float64)
+    ordered = np.sort(values_in[np.isfinite(values_in)])[::-1]
+    values = []
+    for multiple in multiples:
+        keep = round(multiple * n_true)
+        if 0 < keep < ordered.size:
+            values.append(float((ordered[keep - 1] + ordered[keep]) / 2))
+    return values
+
+
 def _locate(
     trackpy: Any,
     reader: VideoReader,
@@ -442,7 +462,9 @@ def tune_parameters(
         Odd diameters to try; default: the estimated diameter and its odd neighbours (-2, +2, +4).
     minmass_factors
         Multiples of the estimated ``minmass`` to try; when the estimate is 0 (no clear split between noise and
-        particles), 0 and the 90th, 97th and 99th percentiles of the candidates' masses are tried instead.
+        particles), 0 and the 90th, 97th and 99th percentiles of the candidates' masses are tried instead. Either
+        way the cut-offs keeping 1, 2 and 4 times the true number of positions are tried too
+        (:func:`count_matched_minmasses`).
     gt_xy
         Ground-truth position columns (default the mask centroid).
     **kwargs
@@ -462,11 +484,12 @@ def tune_parameters(
     for diameter in diameters_px:
         estimated = track_with_trackpy(video_path, diameter_px=diameter, make_labels=False, **kwargs)
         base_mass = estimated.parameters["minmass"]
+        masses = estimated.trajectories["mass"].to_numpy(float)
         if base_mass > 0:
             minmasses = [factor * base_mass for factor in minmass_factors]
         else:  # no clear split: try upper quantiles of the candidates' masses
-            masses = estimated.trajectories["mass"].to_numpy(float)
             minmasses = [0.0, *np.percentile(masses, (90, 97, 99)).tolist()] if masses.size else [0.0]
+        minmasses += count_matched_minmasses(masses, len(gt))
         for value in minmasses:
             if value == base_mass:
                 result = estimated
