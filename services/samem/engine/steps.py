@@ -47,6 +47,11 @@ class MemoryInputs:
     ptr_offsets: tuple[int, ...]
     max_ptr_offset: int
 
+    @property
+    def n_objects(self) -> int:
+        """B, read from whichever of the spatial memories and the pointers is present."""
+        return self.maskmem.shape[0] if self.maskmem_tpos else self.obj_ptrs.shape[0]
+
 
 @dataclass(frozen=True, kw_only=True)
 class StepOutput:

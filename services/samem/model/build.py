@@ -34,6 +34,8 @@ BOX_MASK_PROMPT_KEY = "box_mask_prompt"
 # Optional checkpoint key, True for weights trained with the previous frame's mask as a prompt on tracked frames
 # (see samem.engine.steps.track_frame); carried as the model attribute of the same name.
 MASK_PROPAGATION_KEY = "mask_propagation"
+#: samem's prompt flags: each is a checkpoint key, the model attribute and the training-recipe field of that name.
+PROMPT_FLAGS = (BOX_MASK_PROMPT_KEY, MASK_PROPAGATION_KEY)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -147,6 +149,6 @@ def build_model(
     if spec.checkpoint is not None:
         load_checkpoint(model, spec.checkpoint, config_name=spec.config_name, payload=payload)
         sha256 = file_sha256(spec.checkpoint)
-    model.box_mask_prompt = bool(payload.get(BOX_MASK_PROMPT_KEY, False)) if payload is not None else False
-    model.mask_propagation = bool(payload.get(MASK_PROPAGATION_KEY, False)) if payload is not None else False
+    for flag in PROMPT_FLAGS:
+        setattr(model, flag, bool(payload.get(flag, False)) if payload is not None else False)
     return LoadedModel(model=model.to(device).eval(), spec=spec, checkpoint_sha256=sha256)

@@ -101,13 +101,18 @@ def _triton(url: str) -> Backend:
     return _stack.enter_context(TritonBackend.from_url(url))
 
 
+def local_backend(config: ServiceConfig, name: str = "") -> Backend:
+    """The catalogue model ``name`` (empty: the default) in this process, from the process's model cache."""
+    entry = _catalogue(config).entry(name)
+    return _local_models(config.model_cache_size, config.image_size, config.torch_threads).get(entry)
+
+
 def worker_model(config: ServiceConfig, name: str = "") -> RunningModel:
     """The catalogue model ``name`` (empty: the default) on the configured backend: ``local`` or a Triton URL."""
     catalogue = _catalogue(config)
     entry = catalogue.entry(name)
     if config.backend == "local":
-        backend = _local_models(config.model_cache_size, config.image_size, config.torch_threads).get(entry)
-        return RunningModel(entry.name, entry.spec, entry.checkpoint_sha256(), backend)
+        return RunningModel(entry.name, entry.spec, entry.checkpoint_sha256(), local_backend(config, entry.name))
     triton = _triton(config.backend)
     served = triton.served  # type: ignore[attr-defined]
     if entry is not catalogue.default:

@@ -9,7 +9,6 @@ Frames are answered in order, each with its measurements, its label image (PNG) 
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections.abc import Iterator
@@ -20,16 +19,16 @@ import grpc
 import numpy as np
 import torch
 
-from samem.engine import Backend, LocalBackend, Preprocessor, Tracker
+from samem.engine import Backend, Preprocessor, Tracker
 from samem.errors import InputError
 from samem.io.video import FrameGeometry, IntensityNormalizer
 from samem.service import convert
 from samem.service.api import tracking_pb2 as pb
 from samem.service.api import tracking_pb2_grpc as rpc
 from samem.service.auth import Authenticator, User
-from samem.service.catalogue import Catalogue
 from samem.service.config import ServiceConfig
 from samem.service.encoding import labels_to_png
+from samem.service.engine import local_backend
 from samem.service.errors import ResourceExhausted
 from samem.service.records import VideoRecord, prompt_from_json
 from samem.tracking.api import add_prompts, measure_result
@@ -39,14 +38,6 @@ MAX_SIDE = 8192
 
 class _EndOfStream(Exception):
     """The client closed its side: the session ends after the frames already answered."""
-
-
-@functools.cache
-def _local_backend(model: str, image_size: int | None, threads: int) -> LocalBackend:
-    from samem.model import build_model
-
-    torch.set_num_threads(threads)
-    return LocalBackend(build_model(model, image_size=image_size).model)
 
 
 class _Frames:
@@ -88,8 +79,7 @@ class LiveServicer(rpc.LiveServicer):
 
     def _backend(self, stack: ExitStack) -> Backend:
         if self.config.live_backend == "local":
-            model = Catalogue.from_config(self.config).default.spec  # live sessions use the default model
-            return _local_backend(model, self.config.image_size, self.config.torch_threads)
+            return local_backend(self.config)  # live sessions use the default model
         from samem.serving.triton_backend import TritonBackend
 
         return stack.enter_context(TritonBackend.from_url(self.config.live_backend))

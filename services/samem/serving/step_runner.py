@@ -122,8 +122,7 @@ class StepRunner:
         previous = None
         if getattr(self.model, "mask_propagation", False):
             previous = self._tensor(arrays, "previous_masks")
-            batch = maskmem.shape[0] if tpos else obj_ptrs.shape[0]
-            expected = (batch, 1, *self.model.sam_prompt_encoder.mask_input_size)
+            expected = (memory.n_objects, 1, *self.model.sam_prompt_encoder.mask_input_size)
             if tuple(previous.shape) != expected:
                 raise InputError(f"previous_masks {tuple(previous.shape)} should be {expected} (one per object)")
         return _heads(steps.track_frame(self.model, self._features(arrays), memory, previous))

@@ -297,7 +297,7 @@ class TritonBackend:
     ) -> StepOutput:
         """Memory-conditioned outputs and new memories on a frame (``previous_masks`` for mask propagation)."""
         st = self.settings
-        batch = memory.maskmem.shape[0] if memory.maskmem_tpos else memory.obj_ptrs.shape[0]
+        batch = memory.n_objects
         inputs = self._features(features)
         inputs["maskmem"] = _numpy(memory.maskmem)
         inputs["maskmem_tpos"] = np.asarray(memory.maskmem_tpos, dtype=np.int32)

@@ -97,10 +97,16 @@ def _is_single_run(args: argparse.Namespace) -> bool:
 
 
 def _saved_recipe(out: str) -> TrainRecipe:
+    """The recipe of the run in ``out`` (its recipe.json), to apply runtime overrides to when resuming."""
+    from samem.errors import InputError
     from samem.train.recipe import TrainRecipe
     from samem.train.setup import RECIPE_FILE
 
-    return TrainRecipe.from_dict(json.loads((Path(out) / RECIPE_FILE).read_text())["recipe"])
+    path = Path(out) / RECIPE_FILE
+    try:
+        return TrainRecipe.from_dict(json.loads(path.read_text())["recipe"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"cannot resume with overrides: {str(path)!r} does not hold the run's recipe ({e})") from e
 
 
 def _report(result: TrainResult) -> int:
