@@ -102,3 +102,28 @@ def test_pruning_keeps_every_memory_a_later_frame_selects(stride: int, num_frame
             pruned = state.objects[0]
         state = dataclasses.replace(state, objects=(pruned,), next_frame=frame + 1).pruned(settings)
     assert len(state.objects[0].non_cond) < len(full.non_cond) or num_frames < 16
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_clamped_conditioning_pointers_keep_the_offsets_training_covers(signed: bool) -> None:
+    """Upstream's conditioning-pointer offset grows with the distance; clamped, it stops at the pointer window."""
+    upstream = dataclasses.replace(backend().settings, use_signed_tpos_enc_to_obj_ptrs=signed)
+    clamped = dataclasses.replace(upstream, clamp_pointer_offsets=True)
+    num_frames = 300
+    cond = {0: dummy_memory(), 250: dummy_memory()}
+    non_cond = {t: dummy_memory() for t in range(180, 200)}
+    obj = ObjectState(particle_id=1, cond=cond, non_cond=non_cond)
+    largest = upstream.max_ptrs(num_frames) - 1  # 15
+    for frame, cond_offsets in ((10, (10, -240)), (200, (15, -15))):
+        up = select_layout(obj, frame, settings=upstream, num_frames=num_frames)
+        low = select_layout(obj, frame, settings=clamped, num_frames=num_frames)
+        n_cond = sum(t in cond for t in up.ptr_frames)
+        expected_up = (frame, frame - 250) if signed else (frame, abs(frame - 250))
+        expected = cond_offsets if signed else tuple(abs(o) for o in cond_offsets)
+        past_only = upstream.only_obj_ptrs_in_the_past_for_eval
+        keep = [t <= frame or not past_only for t in (0, 250)]
+        assert up.ptr_offsets[:n_cond] == tuple(o for o, k in zip(expected_up, keep, strict=True) if k)
+        assert low.ptr_offsets[:n_cond] == tuple(o for o, k in zip(expected, keep, strict=True) if k)
+        assert max(abs(o) for o in low.ptr_offsets) <= largest
+        # everything else (recent pointers, mask memories) is upstream's
+        assert low.ptr_offsets[n_cond:] == up.ptr_offsets[n_cond:] and low.mask_tpos == up.mask_tpos

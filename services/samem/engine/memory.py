@@ -11,6 +11,12 @@ For forward tracking of frame ``t`` (reverse tracking is not supported):
   ``only_obj_ptrs_in_the_past_for_eval``) at offset ``t - t_c`` (or its absolute value), then those of frames
   ``t - 1 .. t - (min(num_frames, max_obj_ptrs_in_encoder) - 1)`` at offset ``t - t'``.
 
+Models trained by samem (``clamp_pointer_offsets``) deviate in one point: a conditioning frame's pointer further
+back than the pointer window gets the window's largest offset (sign kept). Upstream's offset grows with the
+distance, and its sine encoding (offset / window) leaves the range training clips cover after one window; samem's
+compact weights then lose their particles after about 60 frames (J 0.81 -> 0.0 over 300 frames, 0.81 with the
+clamp, 2p full-scale eval video at 50 nm).
+
 Objects with the same positions in the same order share a layout and are tracked in one batched step.
 """
 
@@ -70,6 +76,14 @@ def mask_slot_frames(frame: int, settings: ModelSettings) -> list[tuple[int, int
     return slots
 
 
+def _cond_pointer_offset(difference: int, signed: bool, largest: int | None) -> int:
+    """A conditioning pointer's temporal offset: the frame difference (or its size), bounded by ``largest``."""
+    offset = difference if signed else abs(difference)
+    if largest is None or abs(offset) <= largest:
+        return offset
+    return largest if offset > 0 else -largest
+
+
 def select_layout(obj: ObjectState, frame: int, *, settings: ModelSettings, num_frames: int) -> MemoryLayout:
     """The memory layout of ``obj`` on non-conditioning ``frame`` (which must have conditioning frames)."""
     if not obj.cond:
@@ -86,10 +100,11 @@ def select_layout(obj: ObjectState, frame: int, *, settings: ModelSettings, num_
     ptrs: list[tuple[int, int]] = []
     if settings.use_obj_ptrs_in_encoder:
         past_only = settings.only_obj_ptrs_in_the_past_for_eval
+        largest = settings.max_ptrs(num_frames) - 1 if settings.clamp_pointer_offsets else None
         for t in selected:
             if past_only and t > frame:
                 continue
-            ptrs.append((t, frame - t if settings.use_signed_tpos_enc_to_obj_ptrs else abs(frame - t)))
+            ptrs.append((t, _cond_pointer_offset(frame - t, settings.use_signed_tpos_enc_to_obj_ptrs, largest)))
         for t_diff in range(1, settings.max_ptrs(num_frames)):
             source = frame - t_diff
             if source < 0 or source >= num_frames:

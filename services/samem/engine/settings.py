@@ -30,6 +30,7 @@ class ModelSettings:
     only_obj_ptrs_in_the_past_for_eval: bool
     use_signed_tpos_enc_to_obj_ptrs: bool
     mask_propagation: bool = False  # samem weights: the previous frame's mask is a prompt on tracked frames
+    clamp_pointer_offsets: bool = False  # samem weights: conditioning pointers keep offsets within the window
 
     @classmethod
     def from_model(cls, model: torch.nn.Module) -> ModelSettings:
@@ -59,6 +60,7 @@ class ModelSettings:
             only_obj_ptrs_in_the_past_for_eval=bool(model.only_obj_ptrs_in_the_past_for_eval),
             use_signed_tpos_enc_to_obj_ptrs=bool(model.use_signed_tpos_enc_to_obj_ptrs),
             mask_propagation=bool(getattr(model, "mask_propagation", False)),
+            clamp_pointer_offsets=bool(getattr(model, "clamp_pointer_offsets", False)),
         )
 
     def max_ptrs(self, num_frames: int) -> int:

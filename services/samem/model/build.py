@@ -34,8 +34,11 @@ BOX_MASK_PROMPT_KEY = "box_mask_prompt"
 # Optional checkpoint key, True for weights trained with the previous frame's mask as a prompt on tracked frames
 # (see samem.engine.steps.track_frame); carried as the model attribute of the same name.
 MASK_PROPAGATION_KEY = "mask_propagation"
-#: samem's prompt flags: each is a checkpoint key, the model attribute and the training-recipe field of that name.
-PROMPT_FLAGS = (BOX_MASK_PROMPT_KEY, MASK_PROPAGATION_KEY)
+# Optional checkpoint key, True for weights whose conditioning-frame object pointers must keep the temporal offsets
+# training covered (see samem.engine.memory.select_layout); carried as the model attribute of the same name.
+CLAMP_POINTER_OFFSETS_KEY = "clamp_pointer_offsets"
+#: samem's model flags: each is a checkpoint key, the model attribute and the training-recipe field of that name.
+MODEL_FLAGS = (BOX_MASK_PROMPT_KEY, MASK_PROPAGATION_KEY, CLAMP_POINTER_OFFSETS_KEY)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -149,6 +152,6 @@ def build_model(
     if spec.checkpoint is not None:
         load_checkpoint(model, spec.checkpoint, config_name=spec.config_name, payload=payload)
         sha256 = file_sha256(spec.checkpoint)
-    for flag in PROMPT_FLAGS:
+    for flag in MODEL_FLAGS:
         setattr(model, flag, bool(payload.get(flag, False)) if payload is not None else False)
     return LoadedModel(model=model.to(device).eval(), spec=spec, checkpoint_sha256=sha256)

@@ -39,7 +39,9 @@ class TrainRecipe:
     every particle whatever the box (SAM 2 and SAM-EM checkpoints were trained without it: leave it off).
     ``mask_propagation`` gives each object's mask on the previous frame (the model's own output, no gradient) as a
     dense mask prompt on tracked frames, at training and, through a checkpoint key, at inference
-    (:func:`samem.engine.steps.track_frame`); off for SAM 2 and SAM-EM checkpoints.
+    (:func:`samem.engine.steps.track_frame`); off for SAM 2 and SAM-EM checkpoints. ``clamp_pointer_offsets``
+    (a checkpoint key; a no-op on clips shorter than the pointer window) keeps conditioning-frame pointers at
+    inference within the temporal offsets training clips cover (:func:`samem.engine.memory.select_layout`).
     """
 
     name: str = "custom"
@@ -73,6 +75,7 @@ class TrainRecipe:
     easy_steps: int = 0
     box_mask_prompt: bool = False
     mask_propagation: bool = False
+    clamp_pointer_offsets: bool = True
     max_particles: int = 10
     val_every: int = 250
     val_clips: int = 8

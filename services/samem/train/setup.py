@@ -14,7 +14,7 @@ import torch
 from samem.errors import InputError, OutputError
 from samem.io.output import check_writable_dir
 from samem.model import LoadedModel, parse_model_spec
-from samem.model.build import PROMPT_FLAGS, config_image_size
+from samem.model.build import MODEL_FLAGS, config_image_size
 from samem.model.registry import RANDOM_WEIGHTS
 from samem.train.checkpoint import CHECKPOINT, TRAIN_STATE_KEY, load_training_checkpoint
 from samem.train.model import build_training_model
@@ -123,7 +123,7 @@ def prepare_run(
     loaded = build_training_model(spec, image_size=image_size, device=device, seed=recipe.seed)
     if payload is not None:
         loaded.model.load_state_dict(payload["model"], strict=True)
-    for flag in PROMPT_FLAGS:
+    for flag in MODEL_FLAGS:
         setattr(loaded.model, flag, getattr(recipe, flag))
     out.mkdir(parents=True, exist_ok=True)
     return RunSetup(

@@ -17,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from samem import __version__
-from samem.model.build import IMAGE_SIZE_KEY, PROMPT_FLAGS
+from samem.model.build import IMAGE_SIZE_KEY, MODEL_FLAGS
 from samem.train.checkpoint import (
     CHECKPOINT,
     FINAL_MODEL,
@@ -64,7 +64,7 @@ def _weights(setup: RunSetup) -> dict[str, Any]:
     """SAM 2 format weights, their input size and, when set, the prompt flags (extra keys upstream ignores)."""
     model = setup.loaded.model
     weights = {"model": model_state(model), IMAGE_SIZE_KEY: int(model.image_size)}
-    weights.update({flag: True for flag in PROMPT_FLAGS if getattr(model, flag)})
+    weights.update({flag: True for flag in MODEL_FLAGS if getattr(model, flag)})
     return weights
 
 
