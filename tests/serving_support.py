@@ -41,10 +41,16 @@ def model_images(size: int = IMAGE_SIZE) -> list[torch.Tensor]:
     return [prep(frame) for frame in synthetic_frames()]
 
 
-def track_all(backend: Backend) -> tuple[np.ndarray, np.ndarray]:
-    """Mask logits [T, N, H, W] and object scores [T, N] of 3 boxes (one added on frame 4) and a click."""
-    images = model_images(backend.settings.image_size)
-    tracker = Tracker(backend, height=HEIGHT, width=WIDTH, num_frames=N_FRAMES)
+def track_all(backend: Backend, zoom: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mask logits [T, N, H, W] and object scores [T, N] of 3 boxes (one added on frame 4) and a click.
+
+    ``zoom`` tracks in windows (see :mod:`samem.engine.windows`).
+    """
+    if zoom is None:
+        images = model_images(backend.settings.image_size)
+    else:
+        images = IntensityNormalizer(low=0.0, high=255.0)(synthetic_frames().astype(np.float32))
+    tracker = Tracker(backend, height=HEIGHT, width=WIDTH, num_frames=N_FRAMES, zoom=zoom)
     for particle, (frame, box) in BOXES.items():
         tracker.add_prompt(frame, particle, box=box)
     tracker.add_prompt(CLICK_FRAME, CLICK_PARTICLE, points=[CLICK], labels=[1])

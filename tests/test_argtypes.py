@@ -2,12 +2,13 @@ import argparse
 
 import pytest
 
-from samem.argtypes import int_list, non_negative_float, non_negative_int, positive_float, positive_int
+from samem.argtypes import int_list, non_negative_float, non_negative_int, positive_float, positive_int, zoom_choice
 
 
 @pytest.mark.parametrize(
     ("parse", "text", "value"),
-    [(positive_float, "0.5", 0.5), (non_negative_float, "0", 0.0), (positive_int, "3", 3), (non_negative_int, "0", 0)],
+    [(positive_float, "0.5", 0.5), (non_negative_float, "0", 0.0), (positive_int, "3", 3), (non_negative_int, "0", 0),
+     (zoom_choice, "auto", "auto"), (zoom_choice, "off", None), (zoom_choice, "4", 4.0), (zoom_choice, "1", 1.0)],
 )
 def test_good_values_are_parsed(parse, text, value) -> None:
     assert parse(text) == value
@@ -27,6 +28,9 @@ def test_good_values_are_parsed(parse, text, value) -> None:
         (non_negative_int, "-1", "integer >= 0"),
         (int_list, "1,x", "comma-separated"),
         (int_list, "0,4", "integers > 0"),
+        (zoom_choice, "0.5", "auto, off or a number >= 1"),
+        (zoom_choice, "big", "is not a number"),
+        (zoom_choice, "inf", "finite"),
     ],
 )
 def test_bad_values_are_refused_with_a_message(parse, text, message) -> None:

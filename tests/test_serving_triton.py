@@ -86,6 +86,20 @@ def test_masks_through_triton_equal_in_process_masks(
     assert traffic.wire == (0 if shared_memory else traffic.sent + traffic.received)
 
 
+def test_window_mode_through_triton_equals_in_process_window_mode(triton: TritonServer, checkpoint: Path) -> None:
+    """Windows (one encoded image per object, more than one request's batch) give the in-process results."""
+    with torch_threads(THREADS):
+        ref_logits, ref_scores = track_all(LocalBackend(build_model(f"samem-compact:{checkpoint}").model), zoom=2.0)
+    with TritonBackend(triton.grpc_url) as backend:
+        backend._encode_batch = 3  # below the 4 windows of a frame: the encoding is split into two requests
+        logits, scores = track_all(backend, zoom=2.0)
+    assert (ref_scores > 0).any()
+    assert np.array_equal(logits > 0, ref_logits > 0)
+    assert float(np.abs(logits - ref_logits).max()) <= 1e-5
+    # per-window requests vs one batch: float32 rounding of the test weights' scores (~300, gain 5000) only
+    np.testing.assert_allclose(scores, ref_scores, rtol=2e-6, atol=1e-5)
+
+
 def test_every_step_model_names_the_checkpoint_and_its_hash(
     triton: TritonServer, repository: Path, checkpoint: Path
 ) -> None:

@@ -97,6 +97,19 @@ def test_track_api_takes_an_array_as_it_takes_the_file(video: Path, present_chec
         track(np.zeros((4, 8)), prompts, model=model)
 
 
+def test_track_api_tracks_in_a_window_when_asked_and_records_the_zoom(video: Path, present_checkpoint: Path) -> None:
+    prompts = [PromptSpec(particle=1, frame=0, box=(29.5, 19.5, 39.5, 29.5))]
+    model = build_model(f"samem-compact:{present_checkpoint}", image_size=128)  # windows of whole 32 px mask pixels
+    windowed = track(video, prompts, model=model, return_masks=True, zoom=3.0)
+    assert windowed.run["zoom"] == 3.0
+    assert windowed.masks is not None and windowed.masks.any()
+    for page in windowed.masks:  # a 32 x 32 window (10 px box x 3, rounded up to the quantum of 32 px)
+        rows, cols = np.nonzero(page)
+        assert rows.size == 0 or (np.ptp(rows) < 32 and np.ptp(cols) < 32)
+    whole = track(video, prompts, model=model, return_masks=True)  # "auto": a 10 px box in an 80 px frame
+    assert whole.run["zoom"] is None
+
+
 def test_lost_particles_get_rows_with_present_false(video: Path, tmp_path: Path) -> None:
     state = build_model("samem-compact:random").model.state_dict()
     state["sam_mask_decoder.pred_obj_score_head.layers.2.bias"] -= 20.0  # never present
@@ -136,6 +149,15 @@ def test_bad_prompts_and_models_exit_2_with_one_line_and_no_output(
     lines = [line for line in err.strip().splitlines() if not line.startswith("usage:")]
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_bad_zoom_is_refused_by_argparse_with_exit_2(
+    video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code, err = run_cli(["track", str(video), "--box", "10,10,20,20", "--zoom", "0.5", "--out", str(out)], capsys)
+    assert code == 2 and "Traceback" not in err and not out.exists()
+    assert err.strip().splitlines()[-1].endswith("argument --zoom: '0.5' must be auto, off or a number >= 1")
 
 
 @pytest.mark.parametrize(

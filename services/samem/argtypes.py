@@ -57,3 +57,13 @@ def int_list(text: str) -> list[int]:
     if not values or min(values) <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must list integers > 0")
     return values
+
+
+def zoom_choice(text: str) -> float | str | None:
+    """``auto``, ``off`` (None) or a finite number >= 1."""
+    if text in ("auto", "off"):
+        return None if text == "off" else text
+    value = float(_number(text, float))
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be auto, off or a number >= 1")
+    return value

@@ -26,7 +26,7 @@ class Backend(Protocol):
         ...
 
     def encode_frame(self, image: Tensor) -> FrameFeatures:
-        """Backbone features of a model image [1, 3, S, S]."""
+        """Backbone features of model images [n, 3, S, S] (one frame, or one window per object)."""
         ...
 
     def decode_prompts(self, features: FrameFeatures, point_coords: Tensor, point_labels: Tensor) -> StepOutput:
@@ -62,7 +62,7 @@ class LocalBackend:
         return self._settings
 
     def encode_frame(self, image: Tensor) -> FrameFeatures:
-        """Backbone features of a model image [1, 3, S, S]."""
+        """Backbone features of model images [n, 3, S, S] (one frame, or one window per object)."""
         with torch.inference_mode():
             return steps.encode_frame(self.model, image.to(self._device, torch.float32))
 

@@ -5,7 +5,8 @@ It holds what SAM 2's video predictor keeps per object, minus what it can never 
 once older than the model's mask and pointer windows). Mask memories are stored in bfloat16 exactly as upstream
 stores them; object pointers, object scores and predicted IoUs in float32; low-resolution mask logits on
 conditioning frames, where they are the frame's output, and, for models with mask propagation, on the latest
-tracked frame, whose mask prompts the next.
+tracked frame, whose mask prompts the next. In window mode (:mod:`samem.engine.windows`) every memory records
+the window it was computed in and every object the window of its next frame.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from torch import Tensor
 
 from samem.engine.prompts import Prompt
 from samem.engine.settings import ModelSettings
+from samem.engine.windows import Window
 from samem.errors import InputError
 
 STATE_FORMAT = "samem.engine.state"
@@ -36,6 +38,7 @@ class FrameMemory:
     iou: Tensor  # [1] float32 predicted IoU
     maskmem: Tensor | None = None  # [Cm, h, w] bfloat16; None once out of the mask window
     low_res_logits: Tensor | None = None  # [1, S/4, S/4] float32: conditioning frames, latest tracked frame
+    window: Window | None = None  # window mode: the window this frame's outputs are in
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +49,7 @@ class ObjectState:
     prompts: Mapping[int, Prompt] = field(default_factory=dict)
     cond: Mapping[int, FrameMemory] = field(default_factory=dict)
     non_cond: Mapping[int, FrameMemory] = field(default_factory=dict)
+    window: Window | None = None  # window mode: where to look on the frame after the latest output
 
     def memory_at(self, frame: int) -> FrameMemory | None:
         """The memory of ``frame``, conditioning or not."""
@@ -57,7 +61,7 @@ class VideoState:
     """Everything needed to continue tracking a video on any worker (with the same model).
 
     ``next_frame`` is the next frame propagation will process, or None before propagation starts (and after any
-    prompt change, which restarts it).
+    prompt change, which restarts it). ``zoom`` (window side / particle size) is set in window mode.
     """
 
     height: int
@@ -65,6 +69,7 @@ class VideoState:
     num_frames: int
     image_size: int
     resize_mode: str = "square"
+    zoom: float | None = None
     objects: tuple[ObjectState, ...] = ()
     next_frame: int | None = None
 
@@ -108,6 +113,7 @@ class VideoState:
                 "num_frames": self.num_frames,
                 "image_size": self.image_size,
                 "resize_mode": self.resize_mode,
+                "zoom": self.zoom,
                 "next_frame": self.next_frame,
             },
             "objects": [_object_to_plain(obj) for obj in self.objects],
@@ -135,8 +141,21 @@ class VideoState:
         return cls(objects=objects, **video)
 
 
+def _window_to_plain(window: Window | None) -> list[int] | None:
+    return None if window is None else [window.x0, window.y0, window.side]
+
+
+def _window_from_plain(plain: list[int] | None) -> Window | None:
+    return None if plain is None else Window(*(int(v) for v in plain))
+
+
 def _memory_to_plain(memory: FrameMemory) -> dict[str, Any]:
-    return {f.name: getattr(memory, f.name) for f in dataclasses.fields(memory)}
+    plain = {f.name: getattr(memory, f.name) for f in dataclasses.fields(memory)}
+    return plain | {"window": _window_to_plain(memory.window)}
+
+
+def _memory_from_plain(plain: dict[str, Any]) -> FrameMemory:
+    return FrameMemory(**(plain | {"window": _window_from_plain(plain.get("window"))}))
 
 
 def _object_to_plain(obj: ObjectState) -> dict[str, Any]:
@@ -148,6 +167,7 @@ def _object_to_plain(obj: ObjectState) -> dict[str, Any]:
         ],
         "cond": [[frame, _memory_to_plain(m)] for frame, m in obj.cond.items()],
         "non_cond": [[frame, _memory_to_plain(m)] for frame, m in obj.non_cond.items()],
+        "window": _window_to_plain(obj.window),
     }
 
 
@@ -163,6 +183,7 @@ def _object_from_plain(plain: dict[str, Any]) -> ObjectState:
     return ObjectState(
         particle_id=int(plain["particle_id"]),
         prompts=prompts,
-        cond={int(frame): FrameMemory(**m) for frame, m in plain["cond"]},
-        non_cond={int(frame): FrameMemory(**m) for frame, m in plain["non_cond"]},
+        cond={int(frame): _memory_from_plain(m) for frame, m in plain["cond"]},
+        non_cond={int(frame): _memory_from_plain(m) for frame, m in plain["non_cond"]},
+        window=_window_from_plain(plain.get("window")),
     )

@@ -30,6 +30,15 @@ class FrameFeatures:
     high_res_1: Tensor | None
     pos_enc: Tensor
 
+    def take(self, indices: list[int]) -> FrameFeatures:
+        """The features of some images of a batch (window mode encodes one image per object)."""
+
+        def rows(tensor: Tensor | None) -> Tensor | None:
+            return None if tensor is None else tensor[indices]
+
+        return FrameFeatures(image_embed=self.image_embed[indices], high_res_0=rows(self.high_res_0),
+                             high_res_1=rows(self.high_res_1), pos_enc=self.pos_enc[:1])  # fmt: skip
+
 
 @dataclass(frozen=True, kw_only=True)
 class MemoryInputs:

@@ -9,6 +9,9 @@ mask prompt on tracked frames (see :func:`samem.engine.steps.track_frame`).
 Any prompt change restarts propagation (conditioning outputs of unchanged prompts are kept). Not reproduced:
 upstream's hole filling of low-resolution masks (``fill_hole_area``; it needs upstream's CUDA extension and is
 skipped on CPU), reverse tracking, mask prompts and correction clicks on already tracked frames.
+
+In window mode (``zoom``, see :mod:`samem.engine.windows`) each object is tracked in its own window of the frame,
+which follows it; the frame source then gives normalised frames, and the tracker cuts and resizes the windows.
 """
 
 from __future__ import annotations
@@ -25,15 +28,17 @@ from torch import Tensor
 
 from samem.engine.backend import Backend
 from samem.engine.memory import gather_memory, group_by_layout, select_layout
-from samem.engine.preprocess import logits_to_input
+from samem.engine.preprocess import logits_to_input, to_model_image
 from samem.engine.prompts import Prompt, make_prompt
 from samem.engine.settings import ModelSettings
 from samem.engine.state import FrameMemory, ObjectState, VideoState
 from samem.engine.steps import FrameFeatures, StepOutput, previous_mask_prompt
+from samem.engine.windows import Window, check_zoom, follow, paste_logits, prompt_window, translate_mask
 from samem.errors import InputError
 from samem.io.video.geometry import FrameGeometry, ResizeMode
 
-#: Returns the preprocessed model image [3, S, S] of a frame index (see :mod:`samem.engine.preprocess`).
+#: Returns the preprocessed model image [3, S, S] of a frame index (see :mod:`samem.engine.preprocess`), or in
+#: window mode the frame normalised to [0, 1] [height, width] (:class:`~samem.io.video.IntensityNormalizer`).
 FrameSource = Callable[[int], Tensor | np.ndarray]
 
 
@@ -53,9 +58,12 @@ class FrameResult:
         return self.mask_logits > 0
 
 
-def _memory(out: StepOutput, index: int, memory: Tensor | None, *, keep_logits: bool) -> FrameMemory:
+def _memory(
+    out: StepOutput, index: int, memory: Tensor | None, *, keep_logits: bool, window: Window | None
+) -> FrameMemory:
     """One object's slice of a batched output, copied so the state holds no views of the batch."""
     return FrameMemory(
+        window=window,
         obj_ptr=out.obj_ptr[index].float().clone(),
         object_score=out.object_score_logits[index].float().clone(),
         iou=out.iou[index].float().clone(),
@@ -68,8 +76,16 @@ class Tracker:
     """Tracks prompted particles through a video with a :class:`Backend`, one frame at a time."""
 
     def __init__(
-        self, backend: Backend, *, height: int, width: int, num_frames: int, resize_mode: ResizeMode = "square"
+        self,
+        backend: Backend,
+        *,
+        height: int,
+        width: int,
+        num_frames: int,
+        resize_mode: ResizeMode = "square",
+        zoom: float | None = None,
     ) -> None:
+        """``zoom`` (window side / prompt size, >= 1) tracks each object in its own window; None: whole frames."""
         if num_frames < 1:
             raise InputError(f"a video needs at least one frame, got num_frames={num_frames}")
         state = VideoState(
@@ -78,6 +94,7 @@ class Tracker:
             num_frames=num_frames,
             image_size=backend.settings.image_size,
             resize_mode=resize_mode,
+            zoom=check_zoom(zoom),
         )
         self._backend = backend
         self._geometry = FrameGeometry(height=height, width=width, size=state.image_size, mode=resize_mode)
@@ -119,6 +136,11 @@ class Tracker:
         """Prompted particles, in output order."""
         return self._state.particle_ids
 
+    @property
+    def zoom(self) -> float | None:
+        """Window side / prompt size in window mode, None when whole frames are tracked."""
+        return self._state.zoom
+
     # ----- prompts -----
 
     def _check_frame(self, frame: int) -> int:
@@ -135,7 +157,7 @@ class Tracker:
 
     def _restart(self, objects: Sequence[ObjectState]) -> None:
         """Store prompt changes: drop every tracked memory, so the next propagation starts over."""
-        objects = tuple(dataclasses.replace(obj, non_cond={}) for obj in objects if obj.prompts)
+        objects = tuple(dataclasses.replace(obj, non_cond={}, window=None) for obj in objects if obj.prompts)
         self._state = dataclasses.replace(self._state, objects=objects, next_frame=None)
 
     def _set_prompts(self, frame: int, prompts: dict[int, Prompt]) -> None:
@@ -217,8 +239,9 @@ class Tracker:
     def propagate(self, frames: FrameSource, *, stop: int | None = None) -> Iterator[FrameResult]:
         """Track frame by frame from where the state stands (the earliest prompted frame at first) to ``stop``.
 
-        ``frames(index)`` returns a preprocessed model image; it is called once per processed frame (plus once per
-        prompted frame before the first), so memory use does not grow with the video. ``stop`` (exclusive) defaults
+        ``frames(index)`` returns a preprocessed model image (in window mode: the normalised frame); it is called
+        about once per processed frame (plus once per prompted frame before the first), so memory use does not
+        grow with the video. ``stop`` (exclusive) defaults
         to the end of the video; the state after each yielded frame can be serialised and continued elsewhere.
         """
         if not self._state.objects:
@@ -259,23 +282,40 @@ class Tracker:
         objects = list(self._state.objects)
         size = self.settings.image_size
         for frame in sorted(pending):
-            features = self._features(frames, frame, cache)
+            prompted = [i for indices in pending[frame].values() for i in indices]
+            windows: dict[int, Window] = {}
+            if self.zoom is None:
+                features = self._features(frames, frame, cache)
+            else:
+                windows = {i: self._prompt_window(objects[i].prompts[frame]) for i in prompted}
+                features = self._window_features(frames, frame, [windows[i] for i in prompted])
             for indices in pending[frame].values():
-                pairs = [objects[i].prompts[frame].to_model(self._geometry) for i in indices]
+                if self.zoom is None:
+                    group_features = features
+                    pairs = [objects[i].prompts[frame].to_model(self._geometry) for i in indices]
+                else:
+                    group_features = features.take([prompted.index(i) for i in indices])
+                    pairs = [
+                        windows[i].local_prompt(objects[i].prompts[frame]).to_model(windows[i].geometry(size))
+                        for i in indices
+                    ]
                 coords = torch.from_numpy(np.stack([c for c, _ in pairs]))
                 labels = torch.from_numpy(np.stack([lab for _, lab in pairs]))
-                out = self._backend.decode_prompts(features, coords, labels)
+                out = self._backend.decode_prompts(group_features, coords, labels)
                 high_res = F.interpolate(out.low_res_logits, size=(size, size), mode="bilinear", align_corners=False)
-                memory = self._backend.encode_memory(features, high_res, out.object_score_logits, True)
+                memory = self._backend.encode_memory(group_features, high_res, out.object_score_logits, True)
                 for k, i in enumerate(indices):
-                    cond = {**objects[i].cond, frame: _memory(out, k, memory, keep_logits=True)}
-                    objects[i] = dataclasses.replace(objects[i], cond=cond)
+                    output = _memory(out, k, memory, keep_logits=True, window=windows.get(i))
+                    objects[i] = dataclasses.replace(objects[i], cond={**objects[i].cond, frame: output})
         self._state = dataclasses.replace(self._state, objects=tuple(objects))
 
-    def _previous_masks(self, objects: Sequence[ObjectState], frame: int) -> Tensor | None:
+    def _previous_masks(
+        self, objects: Sequence[ObjectState], frame: int, windows: Sequence[Window] | None
+    ) -> Tensor | None:
         """Mask prompts of ``objects`` from their outputs on ``frame - 1`` (zeros where there is none).
 
-        None for models without mask propagation.
+        In window mode each is moved into the object's window on ``frame``. None for models without mask
+        propagation.
         """
         if not self.settings.mask_propagation:
             return None
@@ -285,7 +325,37 @@ class Tracker:
             previous = obj.memory_at(frame - 1)
             if previous is not None and previous.low_res_logits is not None:
                 masks[k] = previous_mask_prompt(previous.low_res_logits.cpu())
+                if windows is not None and previous.window is not None:
+                    masks[k] = translate_mask(masks[k], previous.window, windows[k])
         return masks
+
+    # ----- window mode -----
+
+    def _prompt_window(self, prompt: Prompt) -> Window:
+        s = self._state
+        return prompt_window(prompt, zoom=s.zoom, height=s.height, width=s.width, quantum=self.settings.low_res_size)
+
+    def _window_features(self, frames: FrameSource, frame: int, windows: Sequence[Window]) -> FrameFeatures:
+        """Features of each window of ``frame``, encoded in one batch."""
+        image = np.asarray(frames(frame), dtype=np.float32)
+        shape = (self._state.height, self._state.width)
+        if image.shape != shape:
+            raise InputError(
+                f"frame {frame}: window mode expects the normalised frame of shape {shape}, got {image.shape}"
+            )
+        size = self.settings.image_size
+        crops = [to_model_image(w.geometry(size).resize(w.crop(image))) for w in windows]
+        return self._backend.encode_frame(torch.stack(crops))
+
+    @staticmethod
+    def _current_window(obj: ObjectState, frame: int) -> Window:
+        """Where ``obj`` is looked for on ``frame``: after its latest output, else its nearest prompt's window."""
+        if obj.window is not None:
+            return obj.window
+        nearest = min(obj.cond, key=lambda t: abs(t - frame))
+        window = obj.cond[nearest].window
+        assert window is not None, "window mode stores a window with every conditioning output"
+        return window
 
     def _step(self, frame: int, frames: FrameSource, cache: dict[int, FrameFeatures]) -> FrameResult:
         """Process one frame: conditioning outputs as they are, one batched track step per memory layout."""
@@ -294,8 +364,13 @@ class Tracker:
         tracked = [i for i, obj in enumerate(objects) if frame not in obj.cond]
         outputs: dict[int, FrameMemory] = {i: objects[i].cond[frame] for i in range(len(objects)) if i not in tracked}
         logits: dict[int, Tensor] = {i: m.low_res_logits for i, m in outputs.items()}
+        windowed = self.zoom is not None
+        windows: dict[int, Window] = {i: self._current_window(objects[i], frame) for i in tracked} if windowed else {}
         if tracked:
-            features = self._features(frames, frame, cache)
+            if windowed:
+                features = self._window_features(frames, frame, [windows[i] for i in tracked])
+            else:
+                features = self._features(frames, frame, cache)
             layouts = [
                 select_layout(objects[i], frame, settings=settings, num_frames=state.num_frames) for i in tracked
             ]
@@ -307,21 +382,41 @@ class Tracker:
                     settings=settings,
                     num_frames=state.num_frames,
                 )
-                previous = self._previous_masks([objects[i] for i in members], frame)
-                out = self._backend.track_frame(features, inputs, previous)
+                group_windows = [windows[i] for i in members] if windowed else None
+                previous = self._previous_masks([objects[i] for i in members], frame, group_windows)
+                group_features = features.take(group) if windowed else features
+                out = self._backend.track_frame(group_features, inputs, previous)
                 for k, i in enumerate(members):
-                    outputs[i] = _memory(out, k, out.memory, keep_logits=settings.mask_propagation)
+                    outputs[i] = _memory(
+                        out, k, out.memory, keep_logits=settings.mask_propagation, window=windows.get(i)
+                    )
                     logits[i] = out.low_res_logits[k].float()
                     objects[i] = dataclasses.replace(objects[i], non_cond={**objects[i].non_cond, frame: outputs[i]})
         order = range(len(objects))
         low_res = torch.stack([logits[i].cpu() for i in order])
+        if windowed:
+            seen = [outputs[i].window for i in order]
+            assert all(w is not None for w in seen), "window mode stores a window with every output"
+            frame_logits = paste_logits(low_res, seen, height=state.height, width=state.width)
+            objects = [self._follow(objects[i], outputs[i], logits[i]) for i in order]
+        else:
+            frame_logits = logits_to_input(low_res, self._geometry)
         result = FrameResult(
             frame=frame,
             particle_ids=state.particle_ids,
-            mask_logits=logits_to_input(low_res, self._geometry).numpy(),
+            mask_logits=frame_logits.numpy(),
             object_scores=torch.cat([outputs[i].object_score.cpu() for i in order]).numpy(),
             ious=torch.cat([outputs[i].iou.cpu() for i in order]).numpy(),
         )
         next_state = dataclasses.replace(state, objects=tuple(objects), next_frame=frame + 1)
         self._state = next_state.pruned(settings)
         return result
+
+    def _follow(self, obj: ObjectState, output: FrameMemory, low_res_logits: Tensor) -> ObjectState:
+        """``obj`` with the window of its next frame, centred on its mask in ``output``."""
+        s = self._state
+        assert output.window is not None
+        present = bool((output.object_score > 0).all())
+        window = follow(output.window, low_res_logits.cpu(), present, height=s.height, width=s.width,
+                        quantum=self.settings.low_res_size)  # fmt: skip
+        return dataclasses.replace(obj, window=window)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -31,7 +31,7 @@ from samem.service.encoding import labels_to_png
 from samem.service.engine import local_backend
 from samem.service.errors import ResourceExhausted
 from samem.service.records import VideoRecord, prompt_from_json
-from samem.tracking.api import add_prompts, measure_result
+from samem.tracking.api import add_prompts, measure_result, resolve_zoom
 
 MAX_SIDE = 8192
 
@@ -43,12 +43,18 @@ class _EndOfStream(Exception):
 class _Frames:
     """The engine's frame source for one session: pulls the next frame message when the engine asks for it."""
 
-    def __init__(self, requests: Iterator[pb.LiveRequest], start: pb.LiveStart, preprocess: Preprocessor) -> None:
+    def __init__(
+        self,
+        requests: Iterator[pb.LiveRequest],
+        start: pb.LiveStart,
+        preprocess: Callable[[np.ndarray], torch.Tensor | np.ndarray],
+    ) -> None:
+        """``preprocess`` makes a raw frame what the tracker takes (a model image, or the normalised frame)."""
         self.requests, self.start, self.preprocess = requests, start, preprocess
         self.received: dict[int, float] = {}
-        self._last: tuple[int, torch.Tensor] | None = None
+        self._last: tuple[int, torch.Tensor | np.ndarray] | None = None
 
-    def __call__(self, index: int) -> torch.Tensor:
+    def __call__(self, index: int) -> torch.Tensor | np.ndarray:
         if self._last is not None and self._last[0] == index:
             return self._last[1]
         message = next(self.requests, None)
@@ -122,8 +128,10 @@ class LiveServicer(rpc.LiveServicer):
             backend = self._backend(stack)
             geometry = FrameGeometry(height=start.height, width=start.width, size=backend.settings.image_size)
             normalizer = IntensityNormalizer(low=start.low, high=start.high)
-            frames = _Frames(requests, start, Preprocessor(normalizer=normalizer, geometry=geometry))
-            tracker = Tracker(backend, height=start.height, width=start.width, num_frames=frames_cap)
+            zoom = resolve_zoom("auto", specs, height=start.height, width=start.width, settings=backend.settings)
+            preprocess = Preprocessor(normalizer=normalizer, geometry=geometry) if zoom is None else normalizer
+            frames = _Frames(requests, start, preprocess)
+            tracker = Tracker(backend, height=start.height, width=start.width, num_frames=frames_cap, zoom=zoom)
             add_prompts(tracker, specs)
             results = tracker.propagate(frames)
             while context.is_active():

@@ -23,7 +23,7 @@ from samem.service.records import CANCELLED, FAILED, FINAL_STATES, RUNNING, SUCC
 from samem.service.retry import Backoff, transient
 from samem.service.storage import Storage
 from samem.service.store import Store
-from samem.tracking.api import FrameFeed, add_prompts, measure_result
+from samem.tracking.api import FrameFeed, add_prompts, measure_result, resolve_zoom
 
 log = logging.getLogger(__name__)
 
@@ -139,14 +139,17 @@ def _propagate(
             normalizer = IntensityNormalizer.fit(reader)
             store.update_job(job_id, params={**job.params, "low": normalizer.low, "high": normalizer.high})
         geometry = FrameGeometry(height=video.height, width=video.width, size=backend.settings.image_size)
-        feed = FrameFeed(reader, Preprocessor(normalizer=normalizer, geometry=geometry))
         saved = store.load_checkpoint(job_id)
         if saved is None:
-            tracker = Tracker(backend, height=video.height, width=video.width, num_frames=video.n_frames)
-            add_prompts(tracker, job.prompt_specs())
+            prompts = job.prompt_specs()
+            zoom = resolve_zoom("auto", prompts, height=video.height, width=video.width, settings=backend.settings)
+            tracker = Tracker(backend, height=video.height, width=video.width, num_frames=video.n_frames, zoom=zoom)
+            add_prompts(tracker, prompts)
         else:
             tracker = Tracker.from_state(backend, saved)
             log.info("job %s resumes at frame %s", job_id, tracker.state.next_frame)
+        preprocessor = Preprocessor(normalizer=normalizer, geometry=geometry)
+        feed = FrameFeed(reader, preprocessor, windows=tracker.zoom is not None)
         since_checkpoint = 0
         for result in tracker.propagate(feed):
             measured = measure_result(result)

@@ -143,6 +143,7 @@ class TritonBackend:
                 )
         config = self._client.get_model_config(model_name("encode_frame"), as_json=True)["config"]
         self.served = ServedModel.from_json(config["parameters"][MODEL_KEY]["string_value"])
+        self._encode_batch = int(config.get("max_batch_size", 0)) or None  # None: no limit
         self._pos_enc: Tensor | None = None
         self._regions = (_Region(self._client, "in"), _Region(self._client, "out")) if shared_memory else None
 
@@ -251,7 +252,19 @@ class TritonBackend:
     # ----- the Backend protocol -----
 
     def encode_frame(self, image: Tensor) -> FrameFeatures:
-        """Backbone features of a model image [1, 3, S, S]; the constant ``pos_enc`` is fetched once."""
+        """Backbone features of model images [n, 3, S, S] (requests of at most the server's batch size).
+
+        The constant ``pos_enc`` is fetched once.
+        """
+        limit = self._encode_batch
+        if limit is not None and image.shape[0] > limit:
+            parts = [self.encode_frame(image[i : i + limit]) for i in range(0, image.shape[0], limit)]
+            return FrameFeatures(
+                image_embed=torch.cat([p.image_embed for p in parts]),
+                high_res_0=torch.cat([p.high_res_0 for p in parts]),  # type: ignore[misc]
+                high_res_1=torch.cat([p.high_res_1 for p in parts]),  # type: ignore[misc]
+                pos_enc=parts[0].pos_enc[:1].expand(image.shape[0], -1, -1, -1),
+            )
         st, (c0, c1) = self.settings, self.served.high_res_channels
         n, h = image.shape[0], st.feature_size
         shapes = {
@@ -271,8 +284,16 @@ class TritonBackend:
             pos_enc=self._pos_enc.expand(n, -1, -1, -1),
         )
 
+    # The served steps take one image's features ([1, ...]) for B objects. Window mode gives one image per object:
+    # its steps are sent once per window (the windows' encodings are still one batch).
+
     def decode_prompts(self, features: FrameFeatures, point_coords: Tensor, point_labels: Tensor) -> StepOutput:
         """Prompt-decoded outputs on an initial conditioning frame."""
+        if features.image_embed.shape[0] > 1:
+            return _concat_outputs(
+                [self.decode_prompts(features.take([k]), point_coords[k : k + 1], point_labels[k : k + 1])
+                 for k in range(point_coords.shape[0])]
+            )  # fmt: skip
         inputs = self._features(features)
         inputs["point_coords"] = _numpy(point_coords)
         inputs["point_labels"] = _numpy(point_labels.to(torch.int32), np.int32)
@@ -283,6 +304,12 @@ class TritonBackend:
         self, features: FrameFeatures, high_res_mask_logits: Tensor, object_score_logits: Tensor, is_mask_from_pts: bool
     ) -> Tensor:
         """Spatial memories [B, Cm, h, w] of masks on a frame."""
+        if features.image_embed.shape[0] > 1:
+            return torch.cat([
+                self.encode_memory(features.take([k]), high_res_mask_logits[k : k + 1],
+                                   object_score_logits[k : k + 1], is_mask_from_pts)
+                for k in range(high_res_mask_logits.shape[0])
+            ])  # fmt: skip
         st = self.settings
         batch = high_res_mask_logits.shape[0]
         inputs = self._features(features, ("image_embed",))
@@ -296,6 +323,15 @@ class TritonBackend:
         self, features: FrameFeatures, memory: MemoryInputs, previous_masks: Tensor | None = None
     ) -> StepOutput:
         """Memory-conditioned outputs and new memories on a frame (``previous_masks`` for mask propagation)."""
+        if features.image_embed.shape[0] > 1:
+            return _concat_outputs([
+                self.track_frame(
+                    features.take([k]),
+                    dataclasses.replace(memory, maskmem=memory.maskmem[k : k + 1], obj_ptrs=memory.obj_ptrs[k : k + 1]),
+                    None if previous_masks is None else previous_masks[k : k + 1],
+                )
+                for k in range(memory.n_objects)
+            ])  # fmt: skip
         st = self.settings
         batch = memory.n_objects
         inputs = self._features(features)
@@ -309,6 +345,18 @@ class TritonBackend:
         shapes = self._head_shapes(batch)
         shapes["memory"] = (batch, st.mem_dim, st.feature_size, st.feature_size)
         return StepOutput(**self._infer("track_frame", inputs, shapes))
+
+
+def _concat_outputs(outputs: list[StepOutput]) -> StepOutput:
+    """One batch of per-window outputs, in order."""
+    memories = [o.memory for o in outputs]
+    return StepOutput(
+        low_res_logits=torch.cat([o.low_res_logits for o in outputs]),
+        object_score_logits=torch.cat([o.object_score_logits for o in outputs]),
+        obj_ptr=torch.cat([o.obj_ptr for o in outputs]),
+        iou=torch.cat([o.iou for o in outputs]),
+        memory=None if any(m is None for m in memories) else torch.cat(memories),  # type: ignore[arg-type]
+    )
 
 
 def _reason(error: Exception) -> str:

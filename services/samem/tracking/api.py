@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,8 @@ import torch
 from tqdm import tqdm
 
 from samem import __version__
-from samem.engine import Backend, FrameResult, LocalBackend, Preprocessor, Tracker
+from samem.engine import Backend, FrameResult, LocalBackend, ModelSettings, Preprocessor, Prompt, Tracker
+from samem.engine.windows import auto_zoom, check_zoom
 from samem.errors import InputError
 from samem.io.output import atomic_output_dir, check_writable_dir
 from samem.io.video import ArrayVideo, FrameGeometry, IntensityNormalizer, VideoReader, open_video
@@ -39,14 +40,20 @@ class TrackResult:
     masks: np.ndarray | None = field(default=None, repr=False)  # [T, H, W] uint16 labels
 
 
+#: How to frame particles: ``"auto"`` (windows when particles are small in the frame), a zoom >= 1 (windows of
+#: zoom x prompt size, see :mod:`samem.engine.windows`), or None (whole frames).
+ZoomChoice = float | Literal["auto"] | None
+
+
 class FrameFeed:
     """Reads each frame once: the model image for the engine, the normalised frame for the overlay.
 
-    Call it with a frame index for the model image (an engine :data:`~samem.engine.FrameSource`).
+    Call it with a frame index for what the engine takes (an engine :data:`~samem.engine.FrameSource`): the model
+    image, or in window mode (``windows=True``) the normalised frame.
     """
 
-    def __init__(self, reader: VideoReader, preprocessor: Preprocessor) -> None:
-        self.reader, self.preprocessor = reader, preprocessor
+    def __init__(self, reader: VideoReader, preprocessor: Preprocessor, *, windows: bool = False) -> None:
+        self.reader, self.preprocessor, self.windows = reader, preprocessor, windows
         self._last: tuple[int, np.ndarray] | None = None
 
     def raw(self, index: int) -> np.ndarray:
@@ -55,9 +62,21 @@ class FrameFeed:
             self._last = (index, self.reader.read(index))
         return self._last[1]
 
-    def __call__(self, index: int) -> torch.Tensor:
-        """The frame's model image."""
+    def __call__(self, index: int) -> torch.Tensor | np.ndarray:
+        """The frame's model image, or in window mode the normalised frame."""
+        if self.windows:
+            return self.preprocessor.normalizer(self.raw(index))
         return self.preprocessor(self.raw(index))
+
+
+def resolve_zoom(
+    zoom: ZoomChoice, prompts: Sequence[PromptSpec], *, height: int, width: int, settings: ModelSettings
+) -> float | None:
+    """The zoom a video is tracked with: ``"auto"`` decides from the prompts' sizes (:func:`auto_zoom`)."""
+    if zoom != "auto":
+        return check_zoom(zoom)
+    engine_prompts = [Prompt(box=p.box, points=p.points, labels=p.labels) for p in prompts]
+    return auto_zoom(engine_prompts, height=height, width=width)
 
 
 def _versions() -> dict[str, str]:
@@ -98,6 +117,7 @@ def track(
     return_masks: bool = False,
     overlay: str | None = "overlay.mp4",
     progress: bool = False,
+    zoom: ZoomChoice = "auto",
 ) -> TrackResult:
     """Track prompted particles through a video file.
 
@@ -122,6 +142,10 @@ def track(
         File name of the preview in ``out_dir`` (``.mp4`` or ``.gif``), or None for none.
     progress
         Show a progress bar on stderr.
+    zoom
+        ``"auto"`` (default) tracks each particle in its own window of the frame when particles are small in it
+        (windows 8 x the prompt box, see :mod:`samem.engine.windows`), a number >= 1 sets that zoom, None tracks
+        whole frames.
 
     Returns
     -------
@@ -141,14 +165,15 @@ def track(
         image_size = engine_backend.settings.image_size
         normalizer = IntensityNormalizer.fit(reader)
         geometry = FrameGeometry(height=info.height, width=info.width, size=image_size)
-        feed = FrameFeed(reader, Preprocessor(normalizer=normalizer, geometry=geometry))
-        tracker = Tracker(engine_backend, height=info.height, width=info.width, num_frames=len(reader))
+        zoom = resolve_zoom(zoom, prompts, height=info.height, width=info.width, settings=engine_backend.settings)
+        feed = FrameFeed(reader, Preprocessor(normalizer=normalizer, geometry=geometry), windows=zoom is not None)
+        tracker = Tracker(engine_backend, height=info.height, width=info.width, num_frames=len(reader), zoom=zoom)
         add_prompts(tracker, prompts)
         run: dict[str, Any] = {
             "input": {"path": str(info.path), "format": info.format, "n_frames": info.n_frames,
                       "height": info.height, "width": info.width, "dtype": str(info.dtype), "px_nm": info.px_nm,
                       "frame_interval_s": info.frame_interval_s},
-            **model_record, "image_size": image_size, "versions": _versions(),
+            **model_record, "image_size": image_size, "zoom": zoom, "versions": _versions(),
             "normalisation": {"low": normalizer.low, "high": normalizer.high, "percentiles": [0.5, 99.5]},
             "prompts": [vars(p) for p in prompts], "command": " ".join(sys.argv),
         }

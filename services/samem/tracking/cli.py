@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from samem.argtypes import non_negative_int, positive_float
+from samem.argtypes import non_negative_int, positive_float, zoom_choice
 
 EPILOG = (
     "Writes OUT/trajectories.csv (frame, particle, x, y, area_px, ..., present), OUT/masks.tif (T x H x W labels "
@@ -34,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default="local", metavar="local|triton://HOST:PORT",
                    help="where the model runs: in this process (default) or on a Triton server started with "
                    "`samem triton` (add ?shared_memory=1 on the same host to pass tensors through shared memory)")
+    p.add_argument("--zoom", type=zoom_choice, default="auto", metavar="auto|off|Z",
+                   help="track each particle in its own window, Z x its prompt box (auto, the default: windows of 8x"
+                        " when particles are small in the frame; off: whole frames)")
     p.add_argument("--out", required=True, metavar="OUT_DIR", help="output directory (written atomically)")
     p.add_argument("--overlay", choices=("mp4", "gif", "none"), default="mp4", help="preview format (default mp4)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                 raise InputError("--analyze needs --px-nm and --fps: the video's metadata does not give them")
         result = track(
             reader, prompts, model=args.model, backend=args.backend, out_dir=args.out, progress=args.progress,
-            overlay=None if args.overlay == "none" else f"overlay.{args.overlay}",
+            overlay=None if args.overlay == "none" else f"overlay.{args.overlay}", zoom=args.zoom,
         )
     run_info = result.run
     print(
