@@ -8,7 +8,7 @@ from engine_support import compact_state_dict
 from train_support import SIZE, TINY, fixed_clip, tiny_model
 
 from samem.engine import LocalBackend, Tracker
-from samem.train.forward import forward_clip
+from samem.train.forward import forward_clip, jitter_masks
 from samem.train.losses import clip_losses
 
 
@@ -70,3 +70,34 @@ def test_eval_forward_equals_the_tracker():
         present += int((result.object_scores > 0).any() and (result.object_scores < 0).any())
         masks += int((result.mask_logits > 0).any())
     assert present == masks == 3  # compared with objects present and absent on every frame
+
+
+def test_prompt_jitter_moves_every_previous_mask_prompt_by_at_most_the_bound():
+    torch.manual_seed(0)
+    masks = torch.zeros(64, 1, 16, 16)
+    masks[:, :, 6:9, 5:8] = 1.0  # 3 x 3 squares, top-left at (x 5, y 6)
+    moved = jitter_masks(masks, 2)
+    assert moved.shape == masks.shape and torch.all(moved.sum((1, 2, 3)) == 9)  # nothing falls off
+    rows = moved[:, 0].sum(2).argmax(1)  # first row with mass
+    cols = moved[:, 0].sum(1).argmax(1)
+    dx, dy = cols - 5, rows - 6
+    assert dx.abs().max() <= 2 and dy.abs().max() <= 2
+    assert len({(int(a), int(b)) for a, b in zip(dx, dy, strict=True)}) > 10  # shifts differ per object
+    assert torch.equal(jitter_masks(masks, 0), masks)
+
+
+def test_prompt_jitter_changes_only_tracked_frames_of_mask_propagation_models():
+    model = tiny_model()
+    model.load_state_dict(compact_state_dict())
+    with torch.no_grad():  # objects present, so that frame 0 leaves non-empty mask prompts
+        model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.add_(100.0)
+    model.mask_propagation = True
+    model.eval()
+    clip = fixed_clip(frames=3, step=4)
+    with torch.no_grad():
+        plain = forward_clip(model, clip.images, clip.point_coords, clip.point_labels)
+        torch.manual_seed(1)
+        jittered = forward_clip(model, clip.images, clip.point_coords, clip.point_labels, prompt_jitter=3)
+    assert (plain[0].low_res_logits > 0).any()
+    assert torch.equal(plain[0].low_res_logits, jittered[0].low_res_logits)  # the prompted frame
+    assert not torch.equal(plain[1].multimask_logits, jittered[1].multimask_logits)

@@ -126,6 +126,18 @@ def follow(window: Window, low_res_logits: Tensor, present: bool, *, height: int
     return centred_window(*centre, side=window.side, height=height, width=width, quantum=quantum)
 
 
+def shift_mask(mask: Tensor, dx: int, dy: int) -> Tensor:
+    """``mask`` [..., L, L] moved by ``(dx, dy)`` pixels (content at (x, y) goes to (x + dx, y + dy)), zeros in."""
+    size_y, size_x = mask.shape[-2:]
+    out = torch.zeros_like(mask)
+    if abs(dx) >= size_x or abs(dy) >= size_y:
+        return out
+    out[..., max(dy, 0) : size_y + min(dy, 0), max(dx, 0) : size_x + min(dx, 0)] = mask[
+        ..., max(-dy, 0) : size_y + min(-dy, 0), max(-dx, 0) : size_x + min(-dx, 0)
+    ]
+    return out
+
+
 def translate_mask(mask: Tensor, old: Window, new: Window) -> Tensor:
     """A low-resolution mask [1, L, L] of window ``old`` as seen from window ``new`` (same side), zeros outside.
 
@@ -134,15 +146,7 @@ def translate_mask(mask: Tensor, old: Window, new: Window) -> Tensor:
     if old.side != new.side:
         raise ValueError(f"windows of different sides ({old.side}, {new.side}) cannot share a mask")
     size = mask.shape[-1]
-    dx = round((new.x0 - old.x0) * size / new.side)
-    dy = round((new.y0 - old.y0) * size / new.side)
-    out = torch.zeros_like(mask)
-    if abs(dx) >= size or abs(dy) >= size:
-        return out
-    out[..., max(-dy, 0) : size - max(dy, 0), max(-dx, 0) : size - max(dx, 0)] = mask[
-        ..., max(dy, 0) : size - max(-dy, 0), max(dx, 0) : size - max(-dx, 0)
-    ]
-    return out
+    return shift_mask(mask, round((old.x0 - new.x0) * size / new.side), round((old.y0 - new.y0) * size / new.side))
 
 
 def paste_logits(low_res_logits: Tensor, windows: Sequence[Window], *, height: int, width: int) -> Tensor:

@@ -48,6 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--easy-steps", type=non_negative_int, help="steps of the clear-to-noisy CNR curriculum")
     g.add_argument("--objects", dest="max_objects", type=positive_int, help="maximum objects per clip")
     g.add_argument("--image-size", type=positive_int, help="model input size (multiple of 16)")
+    g.add_argument("--prompt-jitter", type=non_negative_int, metavar="PX",
+                   help="random shift (mask pixels) of previous-mask prompts in training")  # fmt: skip
     g.add_argument("--val-every", type=positive_int, help="validate every N steps")
     g.add_argument("--val-clips", type=non_negative_int, help="validation clips (0: no validation)")
     g.add_argument("--checkpoint-every", type=positive_int, help="write checkpoint.pt every N steps")
@@ -60,8 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 OVERRIDES = ("steps", "lr", "lr_encoder", "clips_per_step", "frames", "short_clips", "easy_steps", "max_objects",
-             "image_size", "val_every", "val_clips", "checkpoint_every", "device", "precision", "workers", "threads",
-             "seed")  # fmt: skip
+             "image_size", "prompt_jitter", "val_every", "val_clips", "checkpoint_every", "device", "precision",
+             "workers", "threads", "seed")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from samem.engine.memory import gather_memory, group_by_layout, select_layout
 from samem.engine.settings import ModelSettings
 from samem.engine.state import FrameMemory, ObjectState
 from samem.engine.steps import FrameFeatures, StepOutput
+from samem.engine.windows import shift_mask
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,14 +125,21 @@ def _concat(parts: list[tuple[list[int], FrameOutput]], n_objects: int) -> Frame
     )
 
 
+def jitter_masks(masks: Tensor, max_shift: int) -> Tensor:
+    """Each mask of ``masks`` [B, 1, L, L] moved by its own random whole-pixel shift in [-max_shift, max_shift]^2."""
+    shifts = torch.randint(-max_shift, max_shift + 1, (masks.shape[0], 2)).tolist()
+    return torch.stack([shift_mask(mask, dx, dy) for mask, (dx, dy) in zip(masks, shifts, strict=True)])
+
+
 def forward_clip(
-    model: torch.nn.Module, images: Tensor, point_coords: Tensor, point_labels: Tensor
+    model: torch.nn.Module, images: Tensor, point_coords: Tensor, point_labels: Tensor, *, prompt_jitter: int = 0
 ) -> list[FrameOutput]:
     """Prompt B objects on frame 0 of ``images`` [T, 3, S, S] and track them through frames 1 .. T-1.
 
     ``point_coords`` [B, P, 2] (model pixels) and ``point_labels`` [B, P] are the prompts of frame 0 (boxes are
-    two points labelled 2 and 3). Returns one :class:`FrameOutput` per frame; gradients flow unless the caller
-    disables them.
+    two points labelled 2 and 3). With mask propagation, ``prompt_jitter`` moves each previous-frame mask prompt by
+    a random shift of up to that many mask pixels (:func:`jitter_masks`). Returns one :class:`FrameOutput` per
+    frame; gradients flow unless the caller disables them.
     """
     settings = ModelSettings.from_model(model)
     n_frames, size = images.shape[0], settings.image_size
@@ -155,6 +163,8 @@ def forward_clip(
                 previous = None
                 if settings.mask_propagation:
                     previous = steps.previous_mask_prompt(outputs[-1].low_res_logits[group].detach())
+                    if prompt_jitter:
+                        previous = jitter_masks(previous, prompt_jitter)
                 out = steps.track_frame(model, features, inputs, previous)
                 parts.append((group, _output(out, capture.pop())))
                 for i, memory_t in zip(group, _memories(out, out.memory), strict=True):

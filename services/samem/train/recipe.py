@@ -42,6 +42,9 @@ class TrainRecipe:
     (:func:`samem.engine.steps.track_frame`); off for SAM 2 and SAM-EM checkpoints. ``clamp_pointer_offsets``
     (a checkpoint key; a no-op on clips shorter than the pointer window) keeps conditioning-frame pointers at
     inference within the temporal offsets training clips cover (:func:`samem.engine.memory.select_layout`).
+    ``prompt_jitter`` moves each previous-mask prompt in training by a random shift of up to that many mask pixels
+    (each axis), so that the model places the mask where the image shows the particle rather than copying the
+    prompt (copying made tracked masks lag the motion).
     """
 
     name: str = "custom"
@@ -76,6 +79,7 @@ class TrainRecipe:
     box_mask_prompt: bool = False
     mask_propagation: bool = False
     clamp_pointer_offsets: bool = True
+    prompt_jitter: int = 0
     max_particles: int = 10
     val_every: int = 250
     val_clips: int = 8
@@ -94,7 +98,7 @@ class TrainRecipe:
                 isinstance(value, int) and not isinstance(value, bool) and value >= 1,
                 f"{name} must be an integer >= 1, got {value!r}",
             )
-        for name in ("warmup_steps", "val_clips", "seed", "workers", "easy_steps"):
+        for name in ("warmup_steps", "val_clips", "seed", "workers", "easy_steps", "prompt_jitter"):
             value = getattr(self, name)
             _check(
                 isinstance(value, int) and not isinstance(value, bool) and value >= 0,

@@ -88,8 +88,9 @@ def _train_step(setup: RunSetup, clips: list[TrainingClip], optimizer: torch.opt
         )
         with autocast:
             outputs = forward_clip(
-                model, clip.images.to(device), clip.point_coords.to(device), clip.point_labels.to(device)
-            )
+                model, clip.images.to(device), clip.point_coords.to(device), clip.point_labels.to(device),
+                prompt_jitter=recipe.prompt_jitter,
+            )  # fmt: skip
         terms = clip_losses(outputs, clip.targets.to(device), recipe, n_objects=n_objects)
         terms.total.backward()
         for name, value in terms.as_floats().items():
