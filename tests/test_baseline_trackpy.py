@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,15 +12,20 @@ import tifffile
 
 pytest.importorskip("trackpy")
 
-from samem.baselines import BaselineResult, track_with_trackpy, tune_parameters
+from scipy import ndimage
+
+from samem.baselines import BaselineResult, estimate_diameter, track_with_trackpy, tune_parameters
+from samem.baselines.common import prepare_frame
 from samem.baselines.trackpy_baseline import (
     TRAJECTORY_COLUMNS,
     count_matched_minmasses,
     estimate_minmass,
     otsu_threshold,
+    particle_diameter,
 )
 from samem.errors import InputError
 from samem.evaluate import centroid_rmse_from_tables, evaluate_video
+from samem.io.video import IntensityNormalizer, open_video
 from samem.sim import ImagingSpec, MotionSpec, ParticleSpec, VideoSpec, write_video
 
 #: Three well separated 12 px spheres (6 nm at 0.5 nm/px), slow Brownian motion (about 1.4 px per frame and axis).
@@ -40,6 +46,33 @@ def three_spheres(dose_rate: float, *, seed: int = 1) -> VideoSpec:
         imaging=ImagingSpec(dose_rate=dose_rate),
         seed=seed,
     )
+
+
+#: Two flat-topped 20 px discs in a 384 x 512 frame: 0.3 % of the pixels, fewer than the 0.5 % that the default
+#: intensity percentiles clip, as for a few particles in a full-size frame.
+DISC_PX, DISC_STARTS = 20.0, ((130.3, 150.6), (371.8, 240.2))
+
+
+def write_sparse_discs(path: Path, *, n_frames: int = 12, seed: int = 0) -> pd.DataFrame:
+    """Dark discs (contrast 3.5 x the noise, 1 px blur) on a bright background, moving; returns their true tracks."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:384, :512]
+    frames, rows = [], []
+    for frame in range(n_frames):
+        image = np.full(xx.shape, 100.0)
+        for particle, (x0, y0) in enumerate(DISC_STARTS, start=1):
+            x, y = x0 + 1.5 * frame, y0 - 0.5 * frame
+            image[(xx - x) ** 2 + (yy - y) ** 2 <= (DISC_PX / 2) ** 2] -= 35.0
+            rows.append({"frame": frame, "particle": particle, "x_mask": x, "y_mask": y})
+        frames.append(ndimage.gaussian_filter(image, 1.0) + rng.normal(0.0, 10.0, image.shape))
+    tifffile.imwrite(path, np.stack(frames).astype(np.float32), photometric="minisblack")
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def sparse_discs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    path = tmp_path_factory.mktemp("discs") / "discs.tif"
+    return path, write_sparse_discs(path)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +131,10 @@ def test_explicit_parameters_and_no_labels(clean_video: Path, clean_result: Base
 def test_tune_parameters_picks_a_working_setting(clean_video: Path) -> None:
     gt_tracks = pd.read_csv(clean_video / "gt_tracks.csv")
     best = tune_parameters(clean_video / "video.tif", gt_tracks, diameters_px=(13, 15), minmass_factors=(1.0, 2.0))
-    assert best["diameter_px"] in (13, 15) and len(best["grid"]) == 4
+    assert best["diameter_px"] in (13, 15)
+    # per diameter: the 2 multiples of the estimated minmass and the 3 count-matched cut-offs
+    assert sorted(row["diameter_px"] for row in best["grid"]) == [13] * 5 + [15] * 5
+    assert {row["match_px"] for row in best["grid"]} == {6.5}
     assert best["detection_f1"] == 1.0 and best["centroid_rmse_px"] < 1.0
 
 
@@ -147,3 +183,69 @@ def test_count_matched_minmasses_keep_multiples_of_the_true_count() -> None:
     assert 10.0 < cuts[0] < 50.0  # exactly the particles survive the first cut
     assert np.percentile(masses[np.isfinite(masses)], 99) < cuts[0]  # a fixed percentile would keep ~50 noise maxima
     assert count_matched_minmasses(particles, n_true=5) == []  # nothing to cut
+
+
+def test_rare_particles_keep_their_contrast_without_clipping(sparse_discs: tuple[Path, pd.DataFrame]) -> None:
+    path, _ = sparse_discs
+    with open_video(path) as reader:
+        normalizer = IntensityNormalizer.fit(reader)
+        raw = reader.read(0)
+    yy, xx = np.mgrid[:384, :512]
+    inside = (xx - DISC_STARTS[0][0]) ** 2 + (yy - DISC_STARTS[0][1]) ** 2 <= 8**2
+    outside = (xx - DISC_STARTS[0][0]) ** 2 + (yy - DISC_STARTS[0][1]) ** 2 >= 20**2
+    clipped = prepare_frame(raw, normalizer, invert=True)
+    assert np.mean(clipped[inside] == 1.0) > 0.5  # the percentile clip flattens the rare discs
+    linear = prepare_frame(raw, normalizer, invert=True, clip=False)
+    contrast = (linear[inside].mean() - linear[outside].mean()) / linear[outside].std()
+    assert linear.max() > 1.0 and contrast == pytest.approx(3.5, rel=0.1)
+
+
+def test_diameter_of_sparse_flat_discs_in_noise(sparse_discs: tuple[Path, pd.DataFrame]) -> None:
+    path, _ = sparse_discs
+    with open_video(path) as reader:
+        assert particle_diameter(reader) == pytest.approx(DISC_PX, rel=0.08)
+        assert estimate_diameter(reader) == 23  # the smallest odd integer >= d + 2
+
+
+def test_tuning_finds_sparse_flat_discs(sparse_discs: tuple[Path, pd.DataFrame]) -> None:
+    path, truth = sparse_discs
+    best = tune_parameters(path, truth)
+    assert sorted({row["diameter_px"] for row in best["grid"]}) == [19, 23, 29, 35]  # 23 x (0.8, 1, 1.25, 1.5)
+    assert best["detection_f1"] == 1.0 and best["centroid_rmse_px"] < 1.0
+    result = track_with_trackpy(path, diameter_px=best["diameter_px"], minmass=best["minmass"])
+    assert result.trajectories.groupby("frame").size().tolist() == [2] * 12
+    assert sorted(result.trajectories["particle"].unique().tolist()) == [1, 2]
+
+
+def test_diameter_of_a_blank_video_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "blank.tif"
+    tifffile.imwrite(path, np.full((3, 64, 96), 7.0, dtype=np.float32), photometric="minisblack")
+    with open_video(path) as reader, pytest.raises(InputError, match="no particle-like blob"):
+        estimate_diameter(reader)
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"diameters_px": ()}, "at least one diameter"),
+    ({"diameters_px": (12,)}, "odd integer"),
+    ({"diameter_factors": (1.0, 0.0)}, "factors must be > 0"),
+])  # fmt: skip
+def test_tuning_rejects_bad_grids(
+    sparse_discs: tuple[Path, pd.DataFrame], arguments: dict[str, Any], message: str
+) -> None:
+    path, truth = sparse_discs
+    with pytest.raises(InputError, match=message):
+        tune_parameters(path, truth, **arguments)
+
+
+def test_trackpy_method_returns_the_whole_tuning_grid(tmp_path: Path) -> None:
+    from samem.evaluate import testsets
+    from samem.evaluate.methods import TrackpyMethod
+
+    video = testsets.write_eval_video(testsets.tuning_case(quick=True), 5.0, tmp_path)
+    method = TrackpyMethod()
+    tuned = method.tune(video)
+    keys = {"diameter_px", "minmass", "detection_f1", "centroid_rmse_px", "n_detections", "match_px"}
+    assert tuned["tuning_video"] == video.name and len({row["diameter_px"] for row in tuned["grid"]}) == 4
+    assert all(set(row) == keys for row in tuned["grid"])
+    assert {key: tuned[key] for key in keys} in tuned["grid"]
+    assert method.tuned[5.0] == {"diameter_px": tuned["diameter_px"], "minmass": tuned["minmass"]}

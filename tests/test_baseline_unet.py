@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import tifffile
 import torch
 
 pytest.importorskip("trackpy")
 
-from samem.baselines import BaselineResult, load_unet, track_with_unet, train_unet
-from samem.baselines.unet import UNET_TRAJECTORY_COLUMNS
+from samem.baselines import BaselineResult, load_unet, track_with_unet, train_unet, tune_unet
+from samem.baselines.unet import UNET_TRAJECTORY_COLUMNS, _crop, predict_foreground
 from samem.baselines.unet_model import UNet
 from samem.errors import InputError
 from samem.evaluate import evaluate_video
@@ -46,14 +47,14 @@ def easy_spec(rng: np.random.Generator, *, side: int | None = None, n_frames: in
     )
 
 
-def three_spheres() -> VideoSpec:
+def three_spheres(width: int = 96, height: int = 96) -> VideoSpec:
     particles = tuple(
         ParticleSpec(shape="sphere", size_nm=6.0, x_nm=x * PX_NM, y_nm=y * PX_NM, motion=MotionSpec(D_nm2_s=5.0))
         for x, y in ((24, 24), (70, 30), (45, 72))
     )
     return VideoSpec(
-        width=96,
-        height=96,
+        width=width,
+        height=height,
         n_frames=10,
         px_nm=PX_NM,
         particles=particles,
@@ -178,3 +179,61 @@ def test_train_unet_command_writes_a_loadable_checkpoint_and_rejects_bad_input(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "multiple of 8" in err
     assert not (workdir / "bad.pt").exists()
+
+
+def test_crops_are_windows_at_native_pixel_size() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.random((90, 130), dtype=np.float32)
+    mask = np.zeros(image.shape, dtype=bool)
+    mask[70:75, 100:104] = True  # 20 px of foreground in 11700
+    for _ in range(20):
+        crop, crop_mask = _crop(rng, image, mask, 64, positive_fraction=1.0)
+        assert crop.shape == crop_mask.shape == (64, 64) and crop_mask.sum() > 0
+        ((top, left),) = np.argwhere(image == crop[0, 0])  # the values are distinct
+        np.testing.assert_array_equal(crop, image[top : top + 64, left : left + 64])  # cut, not resized
+        np.testing.assert_array_equal(crop_mask, mask[top : top + 64, left : left + 64])
+    small, small_mask = _crop(rng, image[:40, :50], mask[:40, :50], 64, positive_fraction=0.0)
+    assert small.shape == small_mask.shape == (64, 64)
+    np.testing.assert_array_equal(small[:40, :50], image[:40, :50])  # reflected to fit, not stretched
+
+
+def test_frames_are_segmented_whole_at_their_own_size(trained: Path) -> None:
+    model, _ = load_unet(trained)
+    frame = np.random.default_rng(1).random((75, 203), dtype=np.float32)  # neither side a multiple of 8
+    prob = predict_foreground(model, frame)
+    assert prob.shape == frame.shape and prob.dtype == np.float32 and 0 <= prob.min() <= prob.max() <= 1
+    with pytest.raises(InputError, match="2-D frame"):
+        predict_foreground(model, frame[None])
+
+
+def test_particles_keep_their_pixel_size_in_frames_larger_than_the_crops(trained: Path, workdir: Path) -> None:
+    out = workdir / "wide"
+    write_video(three_spheres(width=200, height=120), out, progress=False)  # 3 x the 64 px training crops
+    gt = tifffile.imread(out / "gt_masks.tif")
+    result = track_with_unet(out / "video.tif", trained)
+    assert result.labels is not None and result.labels.shape == gt.shape == (10, 120, 200)
+    scores = evaluate_video(result.labels, gt)
+    assert scores["J"] > 0.5 and scores["detection_recall"] > 0.9 and scores["detection_precision"] > 0.9
+    areas = result.trajectories["area_px"].to_numpy()
+    assert np.median(areas) == pytest.approx(np.median(np.bincount(gt[0].ravel())[1:]), rel=0.35)
+
+
+def test_checkpoint_of_resized_training_is_refused(trained: Path, workdir: Path) -> None:
+    data = torch.load(trained, weights_only=True)
+    del data["config"]["scale"]
+    old = workdir / "resized.pt"
+    torch.save(data, old)
+    with pytest.raises(InputError, match="trained on resized frames"):
+        load_unet(old)
+
+
+def test_tuning_the_smallest_instance_keeps_the_particles(trained: Path, video: Path) -> None:
+    gt_tracks = pd.read_csv(video / "gt_tracks.csv")
+    best = tune_unet(video / "video.tif", trained, gt_tracks)
+    assert best["detection_f1"] > 0.9 and best["min_area_px"] >= 4 and best["threshold"] == 0.5
+    assert best["grid"][0]["min_area_px"] == 4  # the default cut, then the count-matched ones (none here: no specks)
+    assert best["match_px"] == pytest.approx(np.sqrt(np.median(gt_tracks["area_px"]) / np.pi), rel=0.35)
+    result = track_with_unet(video / "video.tif", trained, min_area_px=best["min_area_px"])
+    assert result.parameters["min_area_px"] == best["min_area_px"]
+    with pytest.raises(InputError, match="threshold"):
+        tune_unet(video / "video.tif", trained, gt_tracks, threshold=0.0)

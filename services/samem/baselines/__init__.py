@@ -7,7 +7,7 @@ nearest-neighbour linking) on a video and returns a trajectory table and a label
 """
 
 from samem.baselines.trackpy_baseline import BaselineResult, estimate_diameter, track_with_trackpy, tune_parameters
-from samem.baselines.unet import load_unet, track_with_unet, train_unet
+from samem.baselines.unet import load_unet, track_with_unet, train_unet, tune_unet
 
 __all__ = [
     "BaselineResult",
@@ -17,4 +17,5 @@ __all__ = [
     "track_with_unet",
     "train_unet",
     "tune_parameters",
+    "tune_unet",
 ]

@@ -13,15 +13,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train-unet",
         help="train the U-Net baseline (foreground segmentation) on simulated LPTEM frames",
         description=(
-            "Trains the compact U-Net of the learned-segmentation baseline on frames of broadly randomised"
-            " simulated clips (or a dataset of `samem simulate --dataset`) and writes its checkpoint, which"
-            " `samem eval --unet FILE` uses."
+            "Trains the compact U-Net of the learned-segmentation baseline on square crops, at the frames' own"
+            " pixel size, of broadly randomised simulated clips (or a dataset of `samem simulate --dataset`) and"
+            " writes its checkpoint, which `samem eval --unet FILE` uses; videos are then segmented whole at their"
+            " own pixel size."
         ),
     )
     p.add_argument("--out", required=True, metavar="FILE", help="checkpoint file to write")
     p.add_argument("--steps", type=positive_int, default=2000, help="optimiser steps (default 2000)")
-    p.add_argument("--image-size", type=positive_int, default=256, help="square input side, px (default 256)")
-    p.add_argument("--batch-size", type=positive_int, default=8, help="frames per step (default 8)")
+    p.add_argument("--image-size", type=positive_int, default=256,
+                   help="side of the square training crops, px, a multiple of 8 (default 256)")  # fmt: skip
+    p.add_argument("--batch-size", type=positive_int, default=8, help="crops per step (default 8)")
     p.add_argument("--dataset", metavar="DIR", help="train on DIR/train from `samem simulate --dataset`")
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=positive_int, help="CPU threads for torch")

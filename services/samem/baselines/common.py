@@ -14,9 +14,19 @@ from samem.io.video import IntensityNormalizer
 ADAPTIVE_STOP, ADAPTIVE_STEP = 0.5, 0.9
 
 
-def prepare_frame(frame: np.ndarray, normalizer: IntensityNormalizer, invert: bool) -> np.ndarray:
-    """Percentile-normalise a raw frame to float32 in [0, 1]; invert it so dark particles become bright."""
-    image = normalizer(frame)
+def prepare_frame(frame: np.ndarray, normalizer: IntensityNormalizer, invert: bool, *, clip: bool = True) -> np.ndarray:
+    """Percentile-normalise a raw frame to float32 (``low`` -> 0, ``high`` -> 1); invert so dark particles are bright.
+
+    ``clip`` limits the result to [0, 1]. Without it the map stays linear beyond the percentiles: particles that
+    cover fewer pixels than the clipped percentile (a few small particles in a large frame) then keep their contrast
+    instead of saturating into flat plateaus.
+    """
+    if clip:
+        image = normalizer(frame)
+    else:
+        span = normalizer.high - normalizer.low
+        scale = np.float32(1.0 / span if span > 0 else 0.0)
+        image = (np.asarray(frame, dtype=np.float32) - np.float32(normalizer.low)) * scale
     return np.subtract(np.float32(1.0), image, out=image) if invert else image
 
 

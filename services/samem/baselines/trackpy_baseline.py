@@ -2,9 +2,12 @@
 
 Pipeline of :func:`track_with_trackpy`, reading frames lazily (one at a time, twice):
 
-1. Intensities are mapped to [0, 1] by :class:`~samem.io.video.IntensityNormalizer` (percentiles fitted once per
-   video) and, for dark particles on a bright background (mass-thickness contrast, the default), inverted
-   (``1 - value``), so particles are bright peaks as trackpy expects.
+1. Intensities are mapped linearly by :class:`~samem.io.video.IntensityNormalizer`'s percentiles (fitted once per
+   video; ``low`` -> 0, ``high`` -> 1) *without clipping*, and, for dark particles on a bright background
+   (mass-thickness contrast, the default), inverted (``1 - value``), so particles are bright peaks as trackpy
+   expects. Clipping would saturate particles that cover fewer pixels than the percentile (two 20 px particles are
+   0.24 % of a 512 px frame, under the default 0.5 %) into flat plateaus with about half their contrast, and
+   trackpy then finds noise maxima instead of them; trackpy's steps are linear and need no clipping.
 2. ``trackpy.batch`` locates features (Crocker-Grier: band-pass, local maxima, mass-weighted centroid refinement)
    with an odd feature ``diameter_px``; features below ``minmass`` are dropped.
 3. ``trackpy.link`` joins them into trajectories with ``search_range_px`` and ``memory``; particle ids are
@@ -13,7 +16,9 @@ Pipeline of :func:`track_with_trackpy`, reading frames lazily (one at a time, tw
 
 Region rule for the labels. Each frame is prepared as in step 1, smoothed with a Gaussian of sigma
 ``smoothing_sigma_px``, its slowly varying background (a Gaussian of sigma ``2 * diameter_px``) is subtracted, and
-the result is thresholded at the frame's Otsu level (computed over the frame; holes in the foreground are filled).
+the result is thresholded at the Otsu level of the pixels within ``diameter_px`` (per axis) of the frame's features,
+the only pixels that can be foreground (holes in the foreground are filled). Around the features particles are a
+good share of the pixels; over a whole frame with a few small particles the level would fall inside the noise.
 A located feature receives the 8-connected foreground region that contains its rounded position. Where several
 features of a frame fall in one region, the region's pixels go to the nearest feature (a Voronoi split). A feature
 whose position is not in the foreground, or whose region is larger than ``max_region_factor`` times the area of a
@@ -24,11 +29,11 @@ earlier-claimed pixel keeps its label (features are painted in order of decreasi
 
 Reasonable defaults relative to the particle diameter d (pixels): ``diameter_px`` the smallest odd integer
 >= d + 2 (trackpy wants the mask a little larger than the feature; :func:`estimate_diameter` measures d from the
-data when it is not given); ``separation_px`` = ``diameter_px``; ``search_range_px`` = ``diameter_px`` (must
-exceed the largest per-frame displacement and should stay below the spacing of neighbours; lower it for crowded
-videos); ``minmass`` estimated from the
-data (see :func:`estimate_minmass`); ``memory`` = 3 frames. :func:`tune_parameters` picks ``diameter_px`` and
-``minmass`` on a video with ground truth by a small grid search.
+data when it is not given, by scale-space blob detection, :func:`particle_diameter`); ``separation_px`` =
+``diameter_px``; ``search_range_px`` = ``diameter_px`` (must exceed the largest per-frame displacement and should
+stay below the spacing of neighbours; lower it for crowded videos); ``minmass`` estimated from the data (see
+:func:`estimate_minmass`); ``memory`` = 3 frames. :func:`tune_parameters` picks ``diameter_px`` (relative steps
+around the estimate) and ``minmass`` on a video with ground truth by a small grid search.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.fft
 from scipy import ndimage
 
 from samem.baselines.common import check_memory, import_trackpy, link_features, prepare_frame
@@ -77,6 +83,15 @@ class BaselineResult:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
+def check_diameter(value: object) -> int:
+    """A trackpy feature diameter: an odd integer >= 3 (pixels); :class:`InputError` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise InputError(f"diameter must be an odd integer >= 3 (pixels), got {value!r}")
+    if int(value) != value or value < 3 or value % 2 == 0:
+        raise InputError(f"diameter must be an odd integer >= 3 (pixels), got {value!r}")
+    return int(value)
+
+
 def _odd_at_least(value: float) -> int:
     n = max(_MIN_DIAMETER, math.ceil(value))
     return n if n % 2 else n + 1
@@ -86,7 +101,7 @@ def _prepared_frames(
     reader: VideoReader, normalizer: IntensityNormalizer, invert: bool
 ) -> Iterator[tuple[int, np.ndarray]]:
     for index, frame in reader.iter_frames():
-        yield index, prepare_frame(frame, normalizer, invert)
+        yield index, prepare_frame(frame, normalizer, invert, clip=False)
 
 
 class _LazyFrames(Sequence[np.ndarray]):
@@ -99,7 +114,7 @@ class _LazyFrames(Sequence[np.ndarray]):
         return len(self.reader)
 
     def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
-        return prepare_frame(self.reader.read(int(index)), self.normalizer, self.invert)
+        return prepare_frame(self.reader.read(int(index)), self.normalizer, self.invert, clip=False)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for _, image in _prepared_frames(self.reader, self.normalizer, self.invert):
@@ -129,52 +144,123 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     return float(centres[int(np.argmax(between[:-1]))])
 
 
-def foreground(image: np.ndarray, *, diameter_px: float, smoothing_sigma_px: float = 1.0) -> np.ndarray:
+def foreground(
+    image: np.ndarray, *, diameter_px: float, smoothing_sigma_px: float = 1.0, near: np.ndarray | None = None
+) -> np.ndarray:
     """Boolean foreground of a prepared (normalised, particles-bright) frame by the module's region rule.
 
     Gaussian smoothing (sigma ``smoothing_sigma_px``), minus the background (Gaussian of sigma
-    ``2 * diameter_px``), Otsu threshold over the frame, holes filled.
+    ``2 * diameter_px``), thresholded at the Otsu level of the pixels where ``near`` is true (default: all) and
+    limited to them, holes filled.
     """
     image = np.asarray(image, dtype=np.float32)
     smooth = ndimage.gaussian_filter(image, smoothing_sigma_px) if smoothing_sigma_px > 0 else image
     flat = smooth - ndimage.gaussian_filter(image, 2.0 * diameter_px, mode="reflect")
-    level = otsu_threshold(flat)
+    near = np.ones(image.shape, dtype=bool) if near is None else near
+    level = otsu_threshold(flat[near])
     if not math.isfinite(level):
         return np.zeros(image.shape, dtype=bool)
-    return ndimage.binary_fill_holes(flat > level)
+    return ndimage.binary_fill_holes((flat > level) & near)
 
 
-def estimate_diameter(
+def near_positions(shape: tuple[int, int], xs: np.ndarray, ys: np.ndarray, radius: int) -> np.ndarray:
+    """Boolean ``shape`` mask of the pixels within ``radius`` (per axis) of any position (x = column, y = row)."""
+    near = np.zeros(shape, dtype=bool)
+    for row, col in zip(np.rint(ys).astype(int), np.rint(xs).astype(int), strict=True):
+        near[max(0, row - radius) : max(0, row + radius + 1), max(0, col - radius) : max(0, col + radius + 1)] = True
+    return near
+
+
+def _blob_scales(image: np.ndarray, sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Significance and scale (px) of the blobs of a particles-bright frame, by the scale-normalised LoG.
+
+    The responses ``-sigma**2 * LoG_sigma * image`` (computed by FFT, borders reflected) are maximised over
+    ``sigmas`` (geometric) at every pixel; each local maximum of that is a blob, its scale refined by a parabola in
+    log sigma through the neighbouring scales, and its significance is its response over the noise level of all
+    responses at its scale (1.4826 x their median absolute deviation).
+    """
+    height, width = image.shape
+    pad = min(math.ceil(3 * sigmas[-1]), height - 1, width - 1)
+    padded = np.pad(np.asarray(image, dtype=np.float32), pad, mode="reflect")
+    spectrum = scipy.fft.rfft2(padded, workers=1)
+    ky, kx = scipy.fft.fftfreq(padded.shape[0]), scipy.fft.rfftfreq(padded.shape[1])
+    k2 = ((2 * np.pi) ** 2 * (ky[:, None] ** 2 + kx[None, :] ** 2)).astype(np.float32)
+    best = np.full(image.shape, -np.inf, dtype=np.float32)
+    below, above, previous = np.zeros((3, height, width), dtype=np.float32)
+    index, noise = np.zeros(image.shape, dtype=np.int64), np.empty(len(sigmas))
+    for k, sigma in enumerate(sigmas):
+        gain = np.float32(sigma**2) * k2 * np.exp(np.float32(-0.5 * sigma**2) * k2)
+        response = scipy.fft.irfft2(spectrum * gain, s=padded.shape, workers=1)[pad : pad + height, pad : pad + width]
+        noise[k] = 1.4826 * np.median(np.abs(response - np.median(response)))
+        above = np.where(index == k - 1, response, above)
+        better = response > best
+        best, below = np.where(better, response, best), np.where(better, previous, below)
+        index = np.where(better, k, index)
+        previous = response
+    peaks = (best == ndimage.maximum_filter(best, size=3)) & (best > 0)
+    k, y0, y_minus, y_plus = index[peaks], best[peaks], below[peaks], above[peaks]
+    inner = (k > 0) & (k < len(sigmas) - 1)
+    curvature = np.where(inner, y_minus - 2 * y0 + y_plus, -1.0)
+    shift = np.clip(np.where(inner & (curvature < 0), 0.5 * (y_minus - y_plus) / curvature, 0.0), -0.5, 0.5)
+    step = math.log(sigmas[1] / sigmas[0]) if len(sigmas) > 1 else 0.0
+    return y0 / np.maximum(noise[k], np.finfo(float).tiny), sigmas[k] * np.exp(shift * step)
+
+
+def particle_diameter(
     reader: VideoReader,
     normalizer: IntensityNormalizer | None = None,
     *,
     invert: bool = True,
     n_frames: int = 5,
-    min_area_px: int = 9,
-) -> int:
-    """The trackpy feature diameter from the data: the smallest odd integer >= d + 2, at least 5.
+    steps_per_octave: int = 4,
+) -> float:
+    """The particles' diameter d (px) by scale-space blob detection on ``n_frames`` frames spread over the video.
 
-    ``d`` is the median equivalent diameter of the foreground regions (see :func:`foreground`, with an initial
-    scale of 15 px) of at least ``min_area_px`` pixels and at most 5 % of the frame, on ``n_frames`` frames spread
-    over the video; the result is capped near a quarter of the shorter frame side. The rule suits compact,
-    similarly sized particles in clean videos (below SNR ~4 the foreground is noise-dominated): pass
-    ``diameter_px`` explicitly otherwise. Raises :class:`~samem.errors.InputError` when no region is found.
+    On each frame (prepared without clipping) the scale-normalised Laplacian of Gaussian gives every blob a scale
+    sigma and a significance (:func:`_blob_scales`; sigma from 1 px up to the scale of a disc a quarter of the
+    shorter frame side across, ``steps_per_octave`` per doubling). Particles are the blobs at least half as
+    significant as the frame's most significant one and above the largest significance expected of noise alone,
+    sqrt(2 ln N) for N pixels (the extreme of N Gaussian samples). d is the median of their 2 sqrt(2) sigma, the
+    diameter of a uniform disc that responds most at sigma; projected spheres, brighter in the middle, come out
+    about 10 % smaller. Raises
+    :class:`~samem.errors.InputError` when no frame has a significant blob.
+
+    References
+    ----------
+    T. Lindeberg, Int. J. Comput. Vis. 30, 79 (1998), Sec. 3 (scale selection by the normalised Laplacian).
     """
     normalizer = normalizer or IntensityNormalizer.fit(reader)
-    n = len(reader)
+    n, height, width = len(reader), reader.info.height, reader.info.width
     indices = np.unique(np.linspace(0, n - 1, num=max(1, min(n_frames, n))).round().astype(int))
-    largest = min(reader.info.height, reader.info.width) / 4
-    max_area = 0.05 * reader.info.height * reader.info.width
+    largest = min(height, width) / 4 / (2 * math.sqrt(2))
+    count = max(2, math.ceil(steps_per_octave * math.log2(max(largest, 2.0))) + 1)
+    sigmas = np.geomspace(1.0, max(largest, 2.0), count)
+    noise_extreme = math.sqrt(2 * math.log(height * width))
     diameters: list[float] = []
     for index in indices:
-        mask = foreground(prepare_frame(reader.read(int(index)), normalizer, invert), diameter_px=15.0)
-        labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
-        areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-        keep = (areas >= min_area_px) & (areas <= max_area)
-        diameters.extend(np.sqrt(4 * areas[keep] / np.pi).tolist())
+        image = prepare_frame(reader.read(int(index)), normalizer, invert, clip=False)
+        if np.ptp(image) == 0:
+            continue
+        significance, sigma = _blob_scales(image, sigmas)
+        if significance.size == 0:
+            continue
+        keep = significance >= max(noise_extreme, significance.max() / 2)
+        diameters.extend((2 * math.sqrt(2) * sigma[keep]).tolist())
     if not diameters:
-        raise InputError(f"{reader.info.path.name}: no particle-like region found to estimate the diameter; pass it")
-    return min(_odd_at_least(float(np.median(diameters)) + 2), _odd_at_least(largest - 1))
+        raise InputError(f"{reader.info.path.name}: no particle-like blob stands out of the noise; pass the diameter")
+    return float(np.median(diameters))
+
+
+def estimate_diameter(
+    reader: VideoReader, normalizer: IntensityNormalizer | None = None, *, invert: bool = True, n_frames: int = 5
+) -> int:
+    """The trackpy feature diameter: the smallest odd integer >= d + 2, d from :func:`particle_diameter`.
+
+    At least 5 and at most about a quarter of the shorter frame side.
+    """
+    d = particle_diameter(reader, normalizer, invert=invert, n_frames=n_frames)
+    largest = min(reader.info.height, reader.info.width) / 4
+    return min(_odd_at_least(d + 2), _odd_at_least(largest - 1))
 
 
 def estimate_minmass(masses: np.ndarray) -> float:
@@ -249,11 +335,12 @@ def _paint_frame(
     out = np.zeros((height, width), dtype=np.uint16)
     if len(features) == 0:
         return out
-    mask = foreground(image, diameter_px=diameter, smoothing_sigma_px=smoothing_sigma_px)
-    regions, _ = ndimage.label(mask, structure=_EIGHT_CONNECTED)
-    max_area = max_region_factor * math.pi * (diameter / 2) ** 2
     features = features.sort_values("mass", ascending=False)
     xs, ys = features["x"].to_numpy(float), features["y"].to_numpy(float)
+    near = near_positions((height, width), xs, ys, diameter)
+    mask = foreground(image, diameter_px=diameter, smoothing_sigma_px=smoothing_sigma_px, near=near)
+    regions, _ = ndimage.label(mask, structure=_EIGHT_CONNECTED)
+    max_area = max_region_factor * math.pi * (diameter / 2) ** 2
     ids = features["particle"].to_numpy(np.int64)
     cols = np.clip(np.rint(xs).astype(int), 0, width - 1)
     rows = np.clip(np.rint(ys).astype(int), 0, height - 1)
@@ -347,7 +434,8 @@ def track_with_trackpy(
     min_track_length
         Trajectories with fewer detections are dropped (``trackpy.filter_stubs``); 1 keeps all.
     low_percentile, high_percentile
-        Intensity percentiles mapped to 0 and 1 (:meth:`~samem.io.video.IntensityNormalizer.fit`).
+        Intensity percentiles mapped to 0 and 1 (:meth:`~samem.io.video.IntensityNormalizer.fit`), linearly and
+        without clipping.
     make_labels
         Build the label stack (a second pass over the video); False leaves ``labels`` None.
     smoothing_sigma_px, max_region_factor
@@ -361,9 +449,7 @@ def track_with_trackpy(
     """
     trackpy = import_trackpy()
     if diameter_px is not None:
-        if isinstance(diameter_px, bool) or int(diameter_px) != diameter_px or diameter_px < 3 or diameter_px % 2 == 0:
-            raise InputError(f"diameter must be an odd integer >= 3 (pixels), got {diameter_px!r}")
-        diameter_px = int(diameter_px)
+        diameter_px = check_diameter(diameter_px)
     memory = check_memory(memory)
     with open_video(video_path) as reader:
         normalizer = IntensityNormalizer.fit(reader, low_percentile=low_percentile, high_percentile=high_percentile)
@@ -417,7 +503,7 @@ def track_with_trackpy(
     return BaselineResult(trajectories=trajectories, labels=labels, parameters=parameters)
 
 
-def _detection_scores(pred: pd.DataFrame, gt: pd.DataFrame, max_distance: float) -> tuple[float, float]:
+def detection_scores(pred: pd.DataFrame, gt: pd.DataFrame, max_distance: float) -> tuple[float, float]:
     """Detection F1 and centroid RMSE (pixels) of per-frame optimal matches within ``max_distance``."""
     from scipy.optimize import linear_sum_assignment
 
@@ -437,20 +523,37 @@ def _detection_scores(pred: pd.DataFrame, gt: pd.DataFrame, max_distance: float)
     return f1, rmse
 
 
+def _minmass_candidates(masses: np.ndarray, n_true: int, factors: tuple[float, ...]) -> list[float]:
+    """The minmass values tried for one diameter (see :func:`tune_parameters`), ascending and distinct."""
+    base = estimate_minmass(masses)
+    if base > 0:
+        values = [factor * base for factor in factors]
+    else:  # no clear split between noise and particles: upper quantiles of the candidates' masses
+        values = [0.0, *np.percentile(masses, (90, 97, 99)).tolist()] if masses.size else [0.0]
+    return sorted({*values, *count_matched_minmasses(masses, n_true)})
+
+
 def tune_parameters(
     video_path: str | os.PathLike[str],
     gt_tracks: pd.DataFrame,
     *,
     diameters_px: tuple[int, ...] | None = None,
+    diameter_factors: tuple[float, ...] = (0.8, 1.0, 1.25, 1.5),
     minmass_factors: tuple[float, ...] = (0.5, 1.0, 2.0),
     gt_xy: tuple[str, str] = ("x_mask", "y_mask"),
-    **kwargs: Any,
+    invert: bool = True,
+    separation_px: float | None = None,
+    percentile: float = 64.0,
+    low_percentile: float = 0.5,
+    high_percentile: float = 99.5,
 ) -> dict[str, Any]:
     """Grid-search ``diameter_px`` and ``minmass`` on a video with ground-truth tracks (e.g. ``gt_tracks.csv``).
 
-    Each combination runs :func:`track_with_trackpy` without labels; detections are matched to the ground truth
-    per frame (optimal assignment within half the diameter). The best combination has the highest detection F1,
-    then the lowest centroid RMSE.
+    For each diameter the video's candidate features are located once (``minmass`` 0) and cut at each ``minmass``
+    as trackpy cuts them (mass > minmass), so each trial detects what :func:`track_with_trackpy` with those two
+    parameters would. Detections are matched to the ground truth per frame (optimal assignment within half the
+    smallest diameter tried, the same for every trial). The best trial has the highest detection F1, then the
+    lowest centroid RMSE.
 
     Parameters
     ----------
@@ -459,52 +562,51 @@ def tune_parameters(
     gt_tracks
         Ground-truth table with ``frame`` and the columns ``gt_xy``.
     diameters_px
-        Odd diameters to try; default: the estimated diameter and its odd neighbours (-2, +2, +4).
+        Odd diameters to try; default: :func:`estimate_diameter` times each of ``diameter_factors``, rounded up to
+        odd integers (relative steps, so the grid suits small and large particles alike).
+    diameter_factors
+        Multiples of the estimated diameter tried when ``diameters_px`` is None.
     minmass_factors
-        Multiples of the estimated ``minmass`` to try; when the estimate is 0 (no clear split between noise and
-        particles), 0 and the 90th, 97th and 99th percentiles of the candidates' masses are tried instead. Either
-        way the cut-offs keeping 1, 2 and 4 times the true number of positions are tried too
+        Multiples of the estimated ``minmass`` (:func:`estimate_minmass`) to try; when the estimate is 0 (no clear
+        split between noise and particles), 0 and the 90th, 97th and 99th percentiles of the candidates' masses are
+        tried instead. Either way the cut-offs keeping 1, 2 and 4 times the true number of positions are tried too
         (:func:`count_matched_minmasses`).
     gt_xy
         Ground-truth position columns (default the mask centroid).
-    **kwargs
-        Further arguments of :func:`track_with_trackpy` (``search_range_px``, ``memory``, ``invert``, ...).
+    invert, separation_px, percentile, low_percentile, high_percentile
+        Localisation settings, as in :func:`track_with_trackpy`.
 
     Returns
     -------
     dict
-        ``{"diameter_px", "minmass", "detection_f1", "centroid_rmse_px", "grid": [rows of every trial]}``; pass
-        ``diameter_px`` and ``minmass`` on to :func:`track_with_trackpy`.
+        ``{"diameter_px", "minmass", "detection_f1", "centroid_rmse_px", "n_detections", "match_px", "grid": [the
+        same keys for every trial]}``; pass ``diameter_px`` and ``minmass`` on to :func:`track_with_trackpy`.
     """
+    if diameters_px is not None and not diameters_px:
+        raise InputError("give at least one diameter to try")
+    if diameters_px is None and (not diameter_factors or min(diameter_factors) <= 0):
+        raise InputError(f"diameter factors must be > 0, got {diameter_factors!r}")
     gt = gt_tracks[["frame", *gt_xy]].set_axis(["frame", "x", "y"], axis=1).dropna()
-    if diameters_px is None:
-        base = track_with_trackpy(video_path, make_labels=False, **kwargs).parameters["diameter_px"]
-        diameters_px = tuple(d for d in (base - 2, base, base + 2, base + 4) if d >= 3)
+    trackpy = import_trackpy()
     grid: list[dict[str, Any]] = []
-    for diameter in diameters_px:
-        estimated = track_with_trackpy(video_path, diameter_px=diameter, make_labels=False, **kwargs)
-        base_mass = estimated.parameters["minmass"]
-        masses = estimated.trajectories["mass"].to_numpy(float)
-        if base_mass > 0:
-            minmasses = [factor * base_mass for factor in minmass_factors]
-        else:  # no clear split: try upper quantiles of the candidates' masses
-            minmasses = [0.0, *np.percentile(masses, (90, 97, 99)).tolist()] if masses.size else [0.0]
-        minmasses += count_matched_minmasses(masses, len(gt))
-        for value in minmasses:
-            if value == base_mass:
-                result = estimated
-            else:
-                result = track_with_trackpy(
-                    video_path, diameter_px=diameter, minmass=value, make_labels=False, **kwargs
-                )
-            f1, rmse = _detection_scores(result.trajectories, gt, diameter / 2)
-            grid.append(
-                {
-                    "diameter_px": diameter,
-                    "minmass": result.parameters["minmass"],
-                    "detection_f1": f1,
-                    "centroid_rmse_px": rmse,
-                }
-            )
+    with open_video(video_path) as reader:
+        normalizer = IntensityNormalizer.fit(reader, low_percentile=low_percentile, high_percentile=high_percentile)
+        if diameters_px is None:
+            base = estimate_diameter(reader, normalizer, invert=invert)
+            diameters_px = tuple(sorted({_odd_at_least(factor * base) for factor in diameter_factors}))
+        diameters = [check_diameter(d) for d in diameters_px]
+        match_px = min(diameters) / 2
+        for diameter in diameters:
+            separation = float(separation_px) if separation_px is not None else float(diameter)
+            candidates = _locate(
+                trackpy, reader, normalizer, invert=invert, diameter=diameter, minmass=0.0, separation=separation,
+                percentile=percentile,
+            )  # fmt: skip
+            masses = candidates["mass"].to_numpy(float)
+            for minmass in _minmass_candidates(masses, len(gt), minmass_factors):
+                kept = candidates[masses > minmass]
+                f1, rmse = detection_scores(kept, gt, match_px)
+                grid.append({"diameter_px": diameter, "minmass": minmass, "detection_f1": f1,
+                             "centroid_rmse_px": rmse, "n_detections": len(kept), "match_px": match_px})  # fmt: skip
     best = max(grid, key=lambda row: (np.nan_to_num(row["detection_f1"], nan=-1.0), -row["centroid_rmse_px"]))
     return {**best, "grid": grid}

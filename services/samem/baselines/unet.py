@@ -1,22 +1,29 @@
 """The learned-segmentation baseline: a compact U-Net per frame, connected components, trackpy linking.
 
-Training (:func:`train_unet`) draws frames from randomised simulated clips (:func:`samem.sim.random_spec`, or any
-spec factory) or from a dataset directory written by :func:`samem.sim.write_dataset`. Every clip is normalised as
-the tracker normalises a video (intensity percentiles over the clip mapped to [0, 1], then inverted for dark
-particles), each frame is resized to ``image_size x image_size`` (bilinear, antialiased; masks nearest), flipped
-and rotated at random, and the net (:class:`~samem.baselines.unet_model.UNet`) learns the foreground
-(ground-truth label > 0) with BCE + soft Dice loss and AdamW. The checkpoint is a torch file
-``{"model": state_dict, "config": {...}, "history": [loss per step]}``.
+Everything happens at the video's own pixel size, so a particle covers as many pixels in training as in use.
+Training (:func:`train_unet`) draws frames from randomised simulated clips (:func:`samem.sim.random_spec` with its
+own frame sizes, :data:`SIM_FRAME_SIZE`, or any spec factory) or from a dataset directory written by
+:func:`samem.sim.write_dataset`. Every clip is normalised as the tracker normalises a video (intensity percentiles
+over the clip mapped to [0, 1], then inverted for dark particles); from each chosen frame one ``image_size x
+image_size`` window is cut without resizing (half of them, by default, around a random particle pixel; frames
+smaller than the window are reflected), flipped and rotated at random, and the net
+(:class:`~samem.baselines.unet_model.UNet`) learns the foreground (ground-truth label > 0) with BCE + soft Dice loss
+and AdamW. The checkpoint is a torch file ``{"model": state_dict, "config": {...}, "history": [loss per step]}``;
+its config says ``"scale": "native"`` (checkpoints of resized training are refused).
 
 Tracking (:func:`track_with_unet`), reading frames lazily (one at a time, after a percentile fit):
 
-1. Each frame is prepared as above (:class:`~samem.io.video.IntensityNormalizer`, inversion), resized to the net's
-   size, segmented, and the logits are resized back (bilinear) before the ``threshold`` on the probability.
+1. Each frame is prepared as above (:class:`~samem.io.video.IntensityNormalizer`, inversion) and segmented whole,
+   fully convolutionally at its native size (reflect-padded to the net's multiple, the padding cropped off), before
+   the ``threshold`` on the probability.
 2. 8-connected components (``scipy.ndimage.label``) of at least ``min_area_px`` pixels are instances; their
    centroids (x = column, y = row, as in :mod:`samem.measure`) are the detections.
 3. ``trackpy.link`` joins detections with ``search_range_px`` (default: twice the median equivalent diameter of
    the detections, at least 3 px) and ``memory``; particle ids are 1, 2, ... in order of first appearance.
 4. The label stack (``T x H x W`` uint16) paints each instance with its linked particle id.
+
+At native scale the net also marks small specks of noise in large noisy frames; :func:`tune_unet` picks the
+smallest instance kept (``min_area_px``) on a video with ground truth, as trackpy's ``minmass`` is tuned.
 """
 
 from __future__ import annotations
@@ -33,11 +40,10 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import ndimage
-from torch.nn import functional
 from tqdm import tqdm
 
 from samem.baselines.common import check_memory, import_trackpy, link_features, prepare_frame
-from samem.baselines.trackpy_baseline import BaselineResult
+from samem.baselines.trackpy_baseline import BaselineResult, count_matched_minmasses, detection_scores
 from samem.baselines.unet_model import UNet, dice_bce_loss
 from samem.errors import InputError, OutputError
 from samem.io.output import atomic_write
@@ -49,6 +55,12 @@ UNET_TRAJECTORY_COLUMNS = ("frame", "particle", "x", "y", "area_px", "mass", "sc
 
 SpecFactory = Callable[[np.random.Generator], Any]  # rng -> samem.sim.VideoSpec
 
+#: Frame side range (px) of the default simulated clips: :func:`samem.sim.random_spec`'s own, whose particles
+#: span about 4-150 px; raised to the crop side where that is larger.
+SIM_FRAME_SIZE = (512, 1024)
+#: Marks checkpoints trained on native-size crops (``config["scale"]``).
+NATIVE_SCALE = "native"
+
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
@@ -58,22 +70,43 @@ def _normalise_clip(video: np.ndarray, low: float, high: float, invert: bool) ->
     return 1.0 - image if invert else image
 
 
-def _resize(images: torch.Tensor, size: tuple[int, int], *, nearest: bool = False) -> torch.Tensor:
-    if tuple(images.shape[-2:]) == size:
-        return images
-    if nearest:
-        return functional.interpolate(images, size=size, mode="nearest")
-    return functional.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
+def _crop(
+    rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, size: int, positive_fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A ``size x size`` window of a frame and its mask at native pixel size.
+
+    With probability ``positive_fraction`` (when the frame has foreground) the window contains a random foreground
+    pixel at a random place, otherwise it lies anywhere. Frames smaller than the window are reflected to fit (the
+    mask alike).
+    """
+    pad = ((0, max(0, size - image.shape[0])), (0, max(0, size - image.shape[1])))
+    if any(after for _, after in pad):
+        image, mask = np.pad(image, pad, mode="reflect"), np.pad(mask, pad, mode="reflect")
+    height, width = image.shape
+    rows, cols = np.nonzero(mask)
+    if rows.size and rng.uniform() < positive_fraction:
+        pick = int(rng.integers(rows.size))
+        top = int(np.clip(rows[pick] - rng.integers(size), 0, height - size))
+        left = int(np.clip(cols[pick] - rng.integers(size), 0, width - size))
+    else:
+        top, left = int(rng.integers(height - size + 1)), int(rng.integers(width - size + 1))
+    return image[top : top + size, left : left + size], mask[top : top + size, left : left + size]
+
+
+def _as_batch(planes: list[np.ndarray]) -> torch.Tensor:
+    """``N x 1 x H x W`` float32 tensor of equally sized 2-D arrays."""
+    return torch.from_numpy(np.stack(planes).astype(np.float32)[:, None])
 
 
 def _simulated_clips(rng: np.random.Generator, spec_factory: SpecFactory | None, image_size: int) -> Iterator[Any]:
     from samem.sim import random_spec, simulate_video
 
+    frame_size = (max(SIM_FRAME_SIZE[0], image_size), max(SIM_FRAME_SIZE[1], image_size))
     while True:
         if spec_factory is not None:
             spec = spec_factory(rng)
         else:
-            spec = random_spec(rng, frame_size=(image_size, 2 * image_size), n_frames=(2, 4), max_particles=6)
+            spec = random_spec(rng, frame_size=frame_size, n_frames=(2, 4))
         sim = simulate_video(spec)
         yield sim.video, sim.labels
 
@@ -107,6 +140,7 @@ def train_unet(
     frames_per_clip: int = 4,
     clips_per_refresh: int = 4,
     refresh_every: int = 10,
+    positive_fraction: float = 0.5,
     learning_rate: float = 3e-3,
     weight_decay: float = 1e-4,
     base_channels: int = 16,
@@ -124,20 +158,23 @@ def train_unet(
     steps
         Optimiser steps.
     image_size
-        Side of the square training input, a multiple of ``2 ** (levels - 1)``; frames are resized to it.
+        Side of the square training crops (px, cut at the frames' own pixel size), a multiple of
+        ``2 ** (levels - 1)``.
     seed
         Seeds the data stream and the weights.
     out_path
         Checkpoint file to write (parents created).
     frames_from
-        None: randomised clips of :func:`samem.sim.random_spec` (sides between ``image_size`` and twice that,
-        2-4 frames, up to 6 particles); a callable ``rng -> VideoSpec``: clips of those specs; a path: a dataset
+        None: randomised clips of :func:`samem.sim.random_spec` (sides in :data:`SIM_FRAME_SIZE`, at least
+        ``image_size``; 2-4 frames); a callable ``rng -> VideoSpec``: clips of those specs; a path: a dataset
         directory of :func:`samem.sim.write_dataset` (clips of ``split``).
     split
         The dataset split used when ``frames_from`` is a directory.
     batch_size, frames_per_clip, clips_per_refresh, refresh_every
-        Frames per step; frames kept per clip; a pool of ``clips_per_refresh`` clips is drawn anew every
-        ``refresh_every`` steps (simulation is the slow part).
+        Crops per step; frames kept (one crop each) per clip; a pool of ``clips_per_refresh`` clips is drawn anew
+        every ``refresh_every`` steps.
+    positive_fraction
+        Share of the crops placed around a random particle pixel (the rest anywhere), in [0, 1].
     learning_rate, weight_decay
         AdamW settings (cosine decay of the learning rate to 5 % over the run).
     base_channels, levels
@@ -152,8 +189,8 @@ def train_unet(
     Returns
     -------
     pathlib.Path
-        ``out_path``. The checkpoint holds ``model`` (state dict), ``config`` (net shape, image size and frame
-        preparation) and ``history`` (loss per step).
+        ``out_path``. The checkpoint holds ``model`` (state dict), ``config`` (net shape, crop side ``image_size``,
+        ``scale`` = :data:`NATIVE_SCALE` and frame preparation) and ``history`` (loss per step).
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise InputError(f"steps must be an integer >= 1, got {steps!r}")
@@ -161,23 +198,25 @@ def train_unet(
     is_int = isinstance(image_size, int) and not isinstance(image_size, bool)
     if not is_int or image_size < multiple or image_size % multiple:
         raise InputError(f"image size must be a positive multiple of {multiple}, got {image_size!r}")
+    if not 0 <= positive_fraction <= 1:
+        raise InputError(f"positive fraction must be in [0, 1], got {positive_fraction!r}")
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     if frames_from is None or callable(frames_from):
         clips = _simulated_clips(rng, frames_from, image_size)
     else:
         clips = _dataset_clips(rng, Path(frames_from), split)
-    size = (image_size, image_size)
 
     def pool() -> tuple[torch.Tensor, torch.Tensor]:
         images, masks = [], []
         for _ in range(clips_per_refresh):
             video, labels = next(clips)
-            keep = rng.choice(len(video), size=min(frames_per_clip, len(video)), replace=False)
             frames = _normalise_clip(np.asarray(video, dtype=np.float32), low_percentile, high_percentile, invert)
-            images.append(_resize(torch.from_numpy(frames[keep])[:, None], size))
-            masks.append(_resize(torch.from_numpy((labels[keep] > 0).astype(np.float32))[:, None], size, nearest=True))
-        return torch.cat(images), torch.cat(masks)
+            for index in rng.choice(len(video), size=min(frames_per_clip, len(video)), replace=False):
+                image, mask = _crop(rng, frames[index], labels[index] > 0, image_size, positive_fraction)
+                images.append(image)
+                masks.append(mask)
+        return _as_batch(images), _as_batch(masks)
 
     model = UNet(1, base_channels, levels).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
@@ -202,6 +241,8 @@ def train_unet(
     config = {
         **model.config,
         "image_size": image_size,
+        "scale": NATIVE_SCALE,
+        "positive_fraction": positive_fraction,
         "invert": invert,
         "low_percentile": low_percentile,
         "high_percentile": high_percentile,
@@ -229,16 +270,86 @@ def load_unet(checkpoint: str | os.PathLike[str], device: str = "cpu") -> tuple[
         int(config["image_size"])
     except Exception as error:  # missing, truncated, foreign or mismatched files all read the same to the user
         raise InputError(f"{path}: not a usable U-Net checkpoint ({type(error).__name__}: {error})") from None
+    if config.get("scale") != NATIVE_SCALE:
+        raise InputError(f"{path}: a U-Net checkpoint trained on resized frames; retrain it with samem train-unet")
     return model.to(device).eval(), config
 
 
 @torch.no_grad()
-def predict_foreground(model: UNet, image: np.ndarray, image_size: int, device: str = "cpu") -> np.ndarray:
-    """Foreground probability (``H x W`` float32) of one prepared frame, segmented at ``image_size`` square."""
-    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].to(device)
-    logits = model(_resize(tensor, (image_size, image_size)))
-    logits = functional.interpolate(logits, size=image.shape, mode="bilinear", align_corners=False)
-    return torch.sigmoid(logits)[0, 0].cpu().numpy()
+def predict_foreground(model: UNet, image: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """Foreground probability (``H x W`` float32) of one prepared frame, segmented whole at its own pixel size.
+
+    The frame is reflect-padded on the bottom and right to multiples of :attr:`UNet.multiple`; the padding is cut
+    off the result.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2 or image.size == 0:
+        raise InputError(f"expected one non-empty 2-D frame, got an array of shape {image.shape}")
+    height, width = image.shape
+    padded = np.pad(image, ((0, -height % model.multiple), (0, -width % model.multiple)), mode="reflect")
+    logits = model(torch.from_numpy(padded)[None, None].to(device))
+    return torch.sigmoid(logits)[0, 0, :height, :width].cpu().numpy()
+
+
+_INSTANCE_COLUMNS = ["frame", "component", "x", "y", "area_px", "mass", "score"]
+
+
+def _frame_instances(prob: np.ndarray, threshold: float, min_area_px: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Instances of one probability map: their numbered components (uint16) and rows (without ``frame``)."""
+    regions, count = ndimage.label(prob > threshold, structure=_EIGHT_CONNECTED)
+    if count == 0:
+        return np.zeros(prob.shape, dtype=np.uint16), []
+    ids = np.arange(1, count + 1)
+    areas = ndimage.sum_labels(np.ones_like(prob), regions, ids)
+    masses = ndimage.sum_labels(prob, regions, ids)
+    centres = ndimage.center_of_mass(np.ones_like(prob), regions, ids)
+    keep = np.flatnonzero(areas >= min_area_px)[: np.iinfo(np.uint16).max]
+    lookup = np.zeros(count + 1, dtype=np.uint16)
+    lookup[keep + 1] = np.arange(1, keep.size + 1)
+    rows = [
+        {"component": number, "x": centres[k][1], "y": centres[k][0], "area_px": int(areas[k]),
+         "mass": float(masses[k]), "score": float(masses[k] / areas[k])}
+        for number, k in enumerate(keep, start=1)
+    ]  # fmt: skip
+    return lookup[regions], rows
+
+
+def _segment_video(
+    video_path: str | os.PathLike[str],
+    model: UNet,
+    config: dict[str, Any],
+    *,
+    threshold: float,
+    min_area_px: int,
+    device: str,
+    keep_components: bool,
+) -> tuple[pd.DataFrame, np.ndarray | None, IntensityNormalizer]:
+    """Segment every frame of a video and number its instances.
+
+    Returns the instances (``frame, component, x, y, area_px, mass, score``), their component stack (``T x H x W``
+    uint16, when ``keep_components``) and the video's normaliser.
+    """
+    invert = bool(config.get("invert", True))
+    rows: list[dict[str, Any]] = []
+    with open_video(video_path) as reader:
+        info = reader.info
+        normalizer = IntensityNormalizer.fit(
+            reader, low_percentile=config["low_percentile"], high_percentile=config["high_percentile"]
+        )
+        components = np.zeros((info.n_frames, info.height, info.width), dtype=np.uint16) if keep_components else None
+        for index, frame in reader.iter_frames():
+            prob = predict_foreground(model, prepare_frame(frame, normalizer, invert), device)
+            numbered, frame_rows = _frame_instances(prob, threshold, min_area_px)
+            if components is not None:
+                components[index] = numbered
+            rows.extend({"frame": index, **row} for row in frame_rows)
+    return pd.DataFrame(rows, columns=_INSTANCE_COLUMNS), components, normalizer
+
+
+def _check_threshold(threshold: float) -> float:
+    if not 0 < threshold < 1:
+        raise InputError(f"threshold must be in (0, 1), got {threshold!r}")
+    return float(threshold)
 
 
 def track_with_unet(
@@ -270,8 +381,6 @@ def track_with_unet(
         Frames a particle may vanish and still keep its id.
     device
         Torch device.
-    progress
-        Show a progress bar (stderr).
 
     Returns
     -------
@@ -279,49 +388,16 @@ def track_with_unet(
         Trajectories (columns :data:`UNET_TRAJECTORY_COLUMNS`, sorted by frame then particle), the label stack and
         the parameters used.
     """
-    if not 0 < threshold < 1:
-        raise InputError(f"threshold must be in (0, 1), got {threshold!r}")
+    threshold = _check_threshold(threshold)
     memory = check_memory(memory)
     if search_range_px is not None and not search_range_px > 0:
         raise InputError(f"search range must be > 0 pixels, got {search_range_px!r}")
     trackpy = import_trackpy()
     model, config = load_unet(checkpoint, device)
-    invert = bool(config.get("invert", True))
-    rows: list[dict[str, float | int]] = []
-    with open_video(video_path) as reader:
-        info = reader.info
-        normalizer = IntensityNormalizer.fit(
-            reader, low_percentile=config["low_percentile"], high_percentile=config["high_percentile"]
-        )
-        components = np.zeros((info.n_frames, info.height, info.width), dtype=np.uint16)
-        for index, frame in reader.iter_frames():
-            image = prepare_frame(frame, normalizer, invert)
-            prob = predict_foreground(model, image, int(config["image_size"]), device)
-            regions, count = ndimage.label(prob > threshold, structure=_EIGHT_CONNECTED)
-            if count == 0:
-                continue
-            ids = np.arange(1, count + 1)
-            areas = ndimage.sum_labels(np.ones_like(prob), regions, ids)
-            masses = ndimage.sum_labels(prob, regions, ids)
-            centres = ndimage.center_of_mass(np.ones_like(prob), regions, ids)
-            keep = np.flatnonzero(areas >= min_area_px)[: np.iinfo(np.uint16).max]
-            lookup = np.zeros(count + 1, dtype=np.uint16)
-            lookup[keep + 1] = np.arange(1, keep.size + 1)
-            components[index] = lookup[regions]
-            for number, k in enumerate(keep, start=1):
-                row, col = centres[k]
-                rows.append(
-                    {
-                        "frame": index,
-                        "component": number,
-                        "x": col,
-                        "y": row,
-                        "area_px": int(areas[k]),
-                        "mass": float(masses[k]),
-                        "score": float(masses[k] / areas[k]),
-                    }
-                )
-    features = pd.DataFrame(rows, columns=["frame", "component", "x", "y", "area_px", "mass", "score"])
+    features, components, normalizer = _segment_video(
+        video_path, model, config, threshold=threshold, min_area_px=min_area_px, device=device, keep_components=True
+    )
+    assert components is not None
     if search_range_px is None:
         diameter = float(np.median(np.sqrt(4 * features["area_px"] / math.pi))) if len(features) else 1.5
         search_range_px = max(3.0, 2.0 * diameter)
@@ -345,9 +421,57 @@ def track_with_unet(
         "min_area_px": int(min_area_px),
         "search_range_px": float(search_range_px),
         "memory": int(memory),
-        "invert": invert,
-        "image_size": int(config["image_size"]),
+        "invert": bool(config.get("invert", True)),
+        "training_crop_px": int(config["image_size"]),
         "checkpoint": str(checkpoint),
         "normalizer": {"low": normalizer.low, "high": normalizer.high},
     }
     return BaselineResult(trajectories=trajectories, labels=labels, parameters=parameters)
+
+
+def tune_unet(
+    video_path: str | os.PathLike[str],
+    checkpoint: str | os.PathLike[str],
+    gt_tracks: pd.DataFrame,
+    *,
+    threshold: float = 0.5,
+    default_min_area_px: int = 4,
+    gt_xy: tuple[str, str] = ("x_mask", "y_mask"),
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Pick ``min_area_px`` (the smallest instance kept) on a video with ground-truth tracks.
+
+    The video is segmented once; its instances are cut at ``default_min_area_px`` and at the areas that keep about
+    1, 2 and 4 times the true number of positions (:func:`~samem.baselines.trackpy_baseline.count_matched_minmasses`
+    applied to the areas, rounded up), as trackpy's ``minmass`` is tuned. Each cut is scored by detection F1 and
+    centroid RMSE (per-frame optimal matching within the median equivalent radius of the true-count largest
+    instances, the same for every cut); the best has the highest F1, then the lowest RMSE. A net applied at
+    native scale to noisy frames also marks small specks of noise; their area, far below a particle's, separates them.
+
+    Returns
+    -------
+    dict
+        ``{"min_area_px", "threshold", "detection_f1", "centroid_rmse_px", "n_detections", "match_px", "grid": [the
+        same keys but threshold for every cut]}``; pass ``min_area_px`` (and ``threshold``) to
+        :func:`track_with_unet`.
+    """
+    threshold = _check_threshold(threshold)
+    gt = gt_tracks[["frame", *gt_xy]].set_axis(["frame", "x", "y"], axis=1).dropna()
+    model, config = load_unet(checkpoint, device)
+    instances, _, _ = _segment_video(
+        video_path, model, config, threshold=threshold, min_area_px=1, device=device, keep_components=False
+    )
+    areas = instances["area_px"].to_numpy(float)
+    if areas.size == 0:
+        raise InputError(f"{Path(video_path).name}: the U-Net finds no instance to tune on")
+    largest = np.sort(areas)[::-1][: max(1, len(gt))]
+    match_px = float(np.sqrt(np.median(largest) / math.pi))
+    cuts = sorted({int(default_min_area_px), *(math.ceil(c) for c in count_matched_minmasses(areas, len(gt)))})
+    grid = []
+    for cut in cuts:
+        kept = instances[areas >= cut]
+        f1, rmse = detection_scores(kept, gt, match_px)
+        grid.append({"min_area_px": cut, "detection_f1": f1, "centroid_rmse_px": rmse, "n_detections": len(kept),
+                     "match_px": match_px})  # fmt: skip
+    best = max(grid, key=lambda row: (np.nan_to_num(row["detection_f1"], nan=-1.0), -row["centroid_rmse_px"]))
+    return {**best, "threshold": threshold, "grid": grid}

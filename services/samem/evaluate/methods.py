@@ -5,7 +5,7 @@
 - :class:`TrackpyMethod`: :func:`~samem.baselines.track_with_trackpy` with ``diameter_px`` and ``minmass`` from
   :func:`~samem.baselines.tune_parameters` on the thickness's separate tuning video, never on a test video.
 - :class:`UnetMethod`: :func:`~samem.baselines.track_with_unet` with a :func:`~samem.baselines.train_unet`
-  checkpoint.
+  checkpoint, its smallest instance area from :func:`~samem.baselines.tune_unet` on the thickness's tuning video.
 - :class:`TruthMethod`: the ground truth itself (labels and mask centroids), the reference that scores 100.
 
 Trajectory tables have ``frame``, ``particle``, ``x``, ``y`` in pixels (x = column, y = row) and possibly a
@@ -110,13 +110,16 @@ class TrackpyMethod:
         self.tuned: dict[float, dict[str, Any]] = {}
 
     def tune(self, video: EvalVideo) -> dict[str, Any]:
-        """Grid-search ``diameter_px`` and ``minmass`` against the tuning video's ground-truth tracks."""
+        """Grid-search ``diameter_px`` and ``minmass`` against the tuning video's ground-truth tracks.
+
+        Returns the best trial with the whole grid (every trial's parameters and scores) and the video's name.
+        """
         from samem.baselines import tune_parameters
 
         gt_tracks = pd.read_csv(video.directory / "gt_tracks.csv")
         best = tune_parameters(video.video_path, gt_tracks)
         self.tuned[video.thickness_nm] = {key: best[key] for key in ("diameter_px", "minmass")}
-        return {key: value for key, value in best.items() if key != "grid"} | {"tuning_video": video.name}
+        return best | {"tuning_video": video.name}
 
     def run(self, video: EvalVideo) -> MethodOutput:
         """Track with the parameters tuned for the video's thickness."""
@@ -134,7 +137,11 @@ class TrackpyMethod:
 
 
 class UnetMethod:
-    """The U-Net baseline from a :func:`~samem.baselines.train_unet` checkpoint (checked at construction)."""
+    """The U-Net baseline from a :func:`~samem.baselines.train_unet` checkpoint (checked at construction).
+
+    The net is used as trained; only the smallest instance kept (``min_area_px``) is tuned per liquid thickness on
+    that thickness's tuning video (:func:`~samem.baselines.tune_unet`), the default where none was tuned.
+    """
 
     key = "unet"
     label = "U-Net"
@@ -144,17 +151,24 @@ class UnetMethod:
 
         load_unet(checkpoint, device)
         self.checkpoint, self.device = checkpoint, device
+        self.tuned: dict[float, dict[str, Any]] = {}
 
-    def tune(self, video: EvalVideo) -> dict[str, Any] | None:
-        """Nothing to tune: the checkpoint is used as given."""
-        return None
+    def tune(self, video: EvalVideo) -> dict[str, Any]:
+        """Pick ``min_area_px`` against the tuning video's ground-truth tracks; returns the best cut and the grid."""
+        from samem.baselines import tune_unet
+
+        gt_tracks = pd.read_csv(video.directory / "gt_tracks.csv")
+        best = tune_unet(video.video_path, self.checkpoint, gt_tracks, device=self.device)
+        self.tuned[video.thickness_nm] = {"min_area_px": best["min_area_px"]}
+        return best | {"tuning_video": video.name}
 
     def run(self, video: EvalVideo) -> MethodOutput:
-        """Segment every frame, link the components."""
+        """Segment every frame, link the components (with the cut tuned for the video's thickness, if any)."""
         from samem.baselines import track_with_unet
 
         started = time.perf_counter()
-        result = track_with_unet(video.video_path, self.checkpoint, device=self.device)
+        tuned = self.tuned.get(video.thickness_nm, {})
+        result = track_with_unet(video.video_path, self.checkpoint, device=self.device, **tuned)
         seconds = time.perf_counter() - started
         assert result.labels is not None
         return MethodOutput(
