@@ -110,8 +110,8 @@ def _description(args: argparse.Namespace) -> str:
         f"Simulated test sets{' (quick scale)' if args.quick else ''}: gold spheres of {ts.PARTICLE_NM:g} nm"
         f" ({ts.PARTICLE_NM / ts.PX_NM:g} px), Brownian motion with D = {ts.D_NM2_S:g} nm²/s, {ts.PX_NM:g} nm/px,"
         f" {ts.FPS:g} frames/s, dose rate {ts.DOSE_RATE:g} e-/Å²/s in {', '.join(f'{t:g}' for t in args.thicknesses)}"
-        f" nm of water; per thickness: {shapes}. Box prompt per particle on frame 0 for samem; trackpy tuned on a"
-        " separate video per thickness."
+        f" nm of water; per thickness: {shapes}. Box prompt per particle on frame 0 for samem; trackpy (diameter,"
+        " minmass) and the U-Net (smallest instance area) tuned on a separate video per thickness."
     )
 
 
