@@ -283,6 +283,7 @@ class Tracker:
         size = self.settings.image_size
         for frame in sorted(pending):
             prompted = [i for indices in pending[frame].values() for i in indices]
+            position = {i: k for k, i in enumerate(prompted)}  # window mode: object -> its image in ``features``
             windows: dict[int, Window] = {}
             if self.zoom is None:
                 features = self._features(frames, frame, cache)
@@ -294,7 +295,7 @@ class Tracker:
                     group_features = features
                     pairs = [objects[i].prompts[frame].to_model(self._geometry) for i in indices]
                 else:
-                    group_features = features.take([prompted.index(i) for i in indices])
+                    group_features = features.take([position[i] for i in indices])
                     pairs = [
                         windows[i].local_prompt(objects[i].prompts[frame]).to_model(windows[i].geometry(size))
                         for i in indices

@@ -128,7 +128,7 @@ class LiveServicer(rpc.LiveServicer):
             backend = self._backend(stack)
             geometry = FrameGeometry(height=start.height, width=start.width, size=backend.settings.image_size)
             normalizer = IntensityNormalizer(low=start.low, high=start.high)
-            zoom = resolve_zoom("auto", specs, height=start.height, width=start.width, settings=backend.settings)
+            zoom = resolve_zoom("auto", specs, height=start.height, width=start.width)
             preprocess = Preprocessor(normalizer=normalizer, geometry=geometry) if zoom is None else normalizer
             frames = _Frames(requests, start, preprocess)
             tracker = Tracker(backend, height=start.height, width=start.width, num_frames=frames_cap, zoom=zoom)

@@ -142,7 +142,7 @@ def _propagate(
         saved = store.load_checkpoint(job_id)
         if saved is None:
             prompts = job.prompt_specs()
-            zoom = resolve_zoom("auto", prompts, height=video.height, width=video.width, settings=backend.settings)
+            zoom = resolve_zoom("auto", prompts, height=video.height, width=video.width)
             tracker = Tracker(backend, height=video.height, width=video.width, num_frames=video.n_frames, zoom=zoom)
             add_prompts(tracker, prompts)
         else:

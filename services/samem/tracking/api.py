@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from samem import __version__
-from samem.engine import Backend, FrameResult, LocalBackend, ModelSettings, Preprocessor, Prompt, Tracker
+from samem.engine import Backend, FrameResult, LocalBackend, Preprocessor, Prompt, Tracker
 from samem.engine.windows import auto_zoom, check_zoom
 from samem.errors import InputError
 from samem.io.output import atomic_output_dir, check_writable_dir
@@ -69,9 +69,7 @@ class FrameFeed:
         return self.preprocessor(self.raw(index))
 
 
-def resolve_zoom(
-    zoom: ZoomChoice, prompts: Sequence[PromptSpec], *, height: int, width: int, settings: ModelSettings
-) -> float | None:
+def resolve_zoom(zoom: ZoomChoice, prompts: Sequence[PromptSpec], *, height: int, width: int) -> float | None:
     """The zoom a video is tracked with: ``"auto"`` decides from the prompts' sizes (:func:`auto_zoom`)."""
     if zoom != "auto":
         return check_zoom(zoom)
@@ -165,7 +163,7 @@ def track(
         image_size = engine_backend.settings.image_size
         normalizer = IntensityNormalizer.fit(reader)
         geometry = FrameGeometry(height=info.height, width=info.width, size=image_size)
-        zoom = resolve_zoom(zoom, prompts, height=info.height, width=info.width, settings=engine_backend.settings)
+        zoom = resolve_zoom(zoom, prompts, height=info.height, width=info.width)
         feed = FrameFeed(reader, Preprocessor(normalizer=normalizer, geometry=geometry), windows=zoom is not None)
         tracker = Tracker(engine_backend, height=info.height, width=info.width, num_frames=len(reader), zoom=zoom)
         add_prompts(tracker, prompts)
