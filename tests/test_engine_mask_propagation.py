@@ -108,3 +108,44 @@ def test_track_frame_refuses_masks_that_do_not_match_the_flag(flag):
     wrong = None if flag else torch.zeros(1, 1, SIZE // 4, SIZE // 4)
     with pytest.raises(ValueError, match="mask propagation"):
         steps.track_frame(model, features, memory, wrong)
+
+
+def _memory(model: torch.nn.Module, side: int) -> steps.MemoryInputs:
+    generator = torch.Generator().manual_seed(5)
+    return steps.MemoryInputs(
+        maskmem=torch.randn(2, 1, model.mem_dim, side, side, generator=generator),
+        maskmem_tpos=(1,),
+        obj_ptrs=torch.randn(2, 1, model.hidden_dim, generator=generator),
+        ptr_offsets=(1,),
+        max_ptr_offset=16,
+    )
+
+
+def test_each_refinement_pass_prompts_the_heads_with_the_last_mask():
+    """One pass = the unrefined step run again with its own mask as the prompt (memory attention unchanged)."""
+    model = _model(True)
+    with torch.inference_mode():
+        features = steps.encode_frame(model, _images()[:1])
+        memory = _memory(model, features.image_embed.shape[-1])
+        previous = torch.zeros(2, 1, SIZE // 4, SIZE // 4)
+        previous[0, :, 2:10, 3:12] = 1.0
+        plain = steps.track_frame(model, features, memory, previous, refinements=0)
+        refined = steps.track_frame(model, features, memory, previous, refinements=1)
+        again = steps.track_frame(model, features, memory, steps.previous_mask_prompt(plain.low_res_logits),
+                                  refinements=0)  # fmt: skip
+        twice = steps.track_frame(model, features, memory, previous, refinements=2)
+    assert not torch.equal(plain.low_res_logits, refined.low_res_logits)
+    for name in ("low_res_logits", "object_score_logits", "obj_ptr", "iou"):
+        torch.testing.assert_close(getattr(refined, name), getattr(again, name), rtol=0, atol=1e-5)
+    torch.testing.assert_close(refined.memory, again.memory, rtol=0, atol=1e-5)
+    assert not torch.equal(twice.low_res_logits, refined.low_res_logits)
+
+
+def test_models_without_mask_propagation_ignore_refinements():
+    model = _model(False)
+    with torch.inference_mode():
+        features = steps.encode_frame(model, _images()[:1])
+        memory = _memory(model, features.image_embed.shape[-1])
+        a = steps.track_frame(model, features, memory, refinements=0)
+        b = steps.track_frame(model, features, memory, refinements=3)
+    assert torch.equal(a.low_res_logits, b.low_res_logits) and torch.equal(a.memory, b.memory)
