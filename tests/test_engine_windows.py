@@ -120,8 +120,13 @@ def _track(model: torch.nn.Module, zoom: float | None, frames: np.ndarray, boxes
     for particle, (frame, box) in boxes.items():
         tracker.add_prompt(frame, particle, box=box)
     geometry = FrameGeometry(height=frames.shape[1], width=frames.shape[2], size=model.image_size)
-    source = (lambda t: frames[t]) if zoom else (lambda t: to_model_image(geometry.resize(frames[t])))
-    return list(tracker.propagate(source, **kwargs))
+    if zoom:
+        return list(tracker.propagate(lambda t: frames[t], **kwargs))
+
+    def whole_frame(t: int) -> torch.Tensor:  # normalised by its own percentiles, as window mode does each window
+        return to_model_image(geometry.resize(IntensityNormalizer.of_image(frames[t])(frames[t])))
+
+    return list(tracker.propagate(whole_frame, **kwargs))
 
 
 @pytest.mark.parametrize("mask_propagation", [False, True])
@@ -169,7 +174,16 @@ def test_window_mode_keeps_each_object_in_a_window_and_its_state_continues_ident
 def test_window_mode_refuses_model_images_in_one_line(model128: torch.nn.Module) -> None:
     tracker = Tracker(LocalBackend(model128), height=HEIGHT, width=WIDTH, num_frames=3, zoom=ZOOM)
     tracker.add_prompt(0, 1, box=BOXES[1][1])
-    with pytest.raises(InputError, match=r"window mode expects the normalised frame of shape \(96, 160\)"):
+    with pytest.raises(InputError, match=r"window mode expects the frame as read, of shape \(96, 160\)"):
         next(tracker.propagate(lambda t: torch.zeros(3, 128, 128)))
     with pytest.raises(InputError, match="zoom must be a number >= 1"):
         Tracker(LocalBackend(model128), height=HEIGHT, width=WIDTH, num_frames=3, zoom=0.5)
+
+
+def test_window_mode_normalises_each_window_so_the_intensity_scale_does_not_matter(model128: torch.nn.Module) -> None:
+    frames = synthetic_frames().astype(np.float32)
+    boxes = {p: BOXES[p] for p in (1, 2)}
+    plain = _track(model128, ZOOM, frames, boxes)
+    rescaled = _track(model128, ZOOM, 40.0 * frames - 3000.0, boxes)  # e.g. counts of another detector
+    for a, b in zip(plain, rescaled, strict=True):
+        np.testing.assert_allclose(a.mask_logits, b.mask_logits, atol=2e-3, rtol=0)

@@ -50,6 +50,18 @@ def test_normalizer_bounds_its_sample_and_handles_constant_frames(tmp_path: Path
         IntensityNormalizer.fit(video, low_percentile=60, high_percentile=40)
 
 
+def test_normalizer_of_one_image_uses_its_own_percentiles_and_ignores_non_finite_values() -> None:
+    image = np.arange(1000, dtype=np.float32).reshape(25, 40)
+    image[0, :3] = (np.nan, np.inf, -np.inf)
+    normalizer = IntensityNormalizer.of_image(image, low_percentile=10, high_percentile=90)
+    finite = image[np.isfinite(image)]
+    assert normalizer.low == pytest.approx(np.percentile(finite, 10))
+    assert normalizer.high == pytest.approx(np.percentile(finite, 90))
+    out = normalizer(image[1:])
+    assert out.min() == 0.0 and out.max() == 1.0
+    assert IntensityNormalizer.of_image(np.full((4, 4), np.nan)) == IntensityNormalizer(low=0.0, high=0.0)
+
+
 @pytest.mark.parametrize("mode", ["square", "letterbox"])
 def test_geometry_round_trips_points_and_boxes(mode: str) -> None:
     geometry = FrameGeometry(height=H, width=W, size=512, mode=mode)

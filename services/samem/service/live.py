@@ -49,7 +49,7 @@ class _Frames:
         start: pb.LiveStart,
         preprocess: Callable[[np.ndarray], torch.Tensor | np.ndarray],
     ) -> None:
-        """``preprocess`` makes a raw frame what the tracker takes (a model image, or the normalised frame)."""
+        """``preprocess`` makes a raw frame what the tracker takes (a model image, or in window mode the frame)."""
         self.requests, self.start, self.preprocess = requests, start, preprocess
         self.received: dict[int, float] = {}
         self._last: tuple[int, torch.Tensor | np.ndarray] | None = None
@@ -129,7 +129,7 @@ class LiveServicer(rpc.LiveServicer):
             geometry = FrameGeometry(height=start.height, width=start.width, size=backend.settings.image_size)
             normalizer = IntensityNormalizer(low=start.low, high=start.high)
             zoom = resolve_zoom("auto", specs, height=start.height, width=start.width)
-            preprocess = Preprocessor(normalizer=normalizer, geometry=geometry) if zoom is None else normalizer
+            preprocess = Preprocessor(normalizer=normalizer, geometry=geometry) if zoom is None else np.asarray
             frames = _Frames(requests, start, preprocess)
             tracker = Tracker(backend, height=start.height, width=start.width, num_frames=frames_cap, zoom=zoom)
             add_prompts(tracker, specs)

@@ -49,7 +49,7 @@ class FrameFeed:
     """Reads each frame once: the model image for the engine, the normalised frame for the overlay.
 
     Call it with a frame index for what the engine takes (an engine :data:`~samem.engine.FrameSource`): the model
-    image, or in window mode (``windows=True``) the normalised frame.
+    image, or in window mode (``windows=True``) the frame as read, in float32 (the engine normalises each window).
     """
 
     def __init__(self, reader: VideoReader, preprocessor: Preprocessor, *, windows: bool = False) -> None:
@@ -63,9 +63,9 @@ class FrameFeed:
         return self._last[1]
 
     def __call__(self, index: int) -> torch.Tensor | np.ndarray:
-        """The frame's model image, or in window mode the normalised frame."""
+        """The frame's model image, or in window mode the frame as read (float32)."""
         if self.windows:
-            return self.preprocessor.normalizer(self.raw(index))
+            return np.asarray(self.raw(index), dtype=np.float32)
         return self.preprocessor(self.raw(index))
 
 

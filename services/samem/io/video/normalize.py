@@ -58,6 +58,18 @@ class IntensityNormalizer:
         low, high = np.percentile(samples, [low_percentile, high_percentile])
         return cls(low=float(low), high=float(high))
 
+    @classmethod
+    def of_image(
+        cls, image: np.ndarray, *, low_percentile: float = 0.5, high_percentile: float = 99.5
+    ) -> IntensityNormalizer:
+        """Percentiles of one image's finite values (each window of window mode; see :mod:`samem.engine.windows`)."""
+        values = np.asarray(image, dtype=np.float64).ravel()
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            return cls(low=0.0, high=0.0)
+        low, high = np.percentile(values, [low_percentile, high_percentile])
+        return cls(low=float(low), high=float(high))
+
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """``frame`` scaled to float32 in [0, 1]; a constant video (``high == low``) maps to 0."""
         span = self.high - self.low
