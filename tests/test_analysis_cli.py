@@ -89,6 +89,24 @@ def test_summary_printed(good_csv: Path, tmp_path: Path, capsys: pytest.CaptureF
     text = capsys.readouterr().out
     assert "D (CVE)" in text and "alpha" in text and "sigma" in text and "particles analysed: 30" in text
     assert (out / "keep.txt").read_text() == "mine" and (out / "stats.json").is_file()
+    assert "note:" not in text and json.loads((out / "stats.json").read_text())["notes"] == []
+
+
+def test_lagging_tracks_get_a_note_in_every_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Positions that follow the particle only part of the way each frame break the CVE's assumption: say so."""
+    rng = np.random.default_rng(3)
+    xy = brownian(rng, 40, 150, 200.0, 0.1)
+    for t in range(1, xy.shape[1]):
+        xy[:, t] = xy[:, t - 1] + 0.6 * (xy[:, t] - xy[:, t - 1])
+    path = tmp_path / "lagging.csv"
+    to_table(xy, 1.5).to_csv(path, index=False)
+    out = tmp_path / "result"
+    assert main(["analyze", str(path), "--px-nm", "1.5", "--fps", "10", "--out", str(out), "--max-lag", "10",
+                 "--vanhove-lags", "1"]) == 0
+    assert "note: displacements 2 frames apart correlate" in capsys.readouterr().out
+    stats = json.loads((out / "stats.json").read_text())
+    assert len(stats["notes"]) == 1 and stats["ensemble"]["cve"]["independent_errors_rejected"] is True
+    assert "Note: displacements 2 frames apart correlate" in (out / "report.html").read_text(encoding="utf-8")
 
 
 BAD_TABLES = {

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from test_analysis_synth import brownian, fbm, to_table
 
-from samem.analysis.cve import cve
+from samem.analysis.cve import CHECK_MIN_R, cve, step_correlation
 from samem.analysis.pipeline import analyze
 from samem.analysis.vanhove import van_hove
 from samem.errors import InputError
@@ -45,6 +45,46 @@ def test_cve_variance_matches_scatter(noisy_result) -> None:
     p = noisy_result.particles
     assert p["D_cve_nm2_s"].std() == pytest.approx(p["D_cve_err_nm2_s"].mean(), rel=0.15)
     assert p["sigma2_cve_nm2"].std() == pytest.approx(p["sigma2_cve_err_nm2"].mean(), rel=0.15)
+
+
+def test_independent_errors_pass_the_step_correlation_check(noisy_brownian, noisy_result) -> None:
+    check = step_correlation(noisy_brownian, PX)
+    assert abs(check.r) < CHECK_MIN_R and abs(check.z) < 3 and check.n_pairs > 35_000  # 300 x 197 x 0.9^4 expected
+    assert not noisy_result.ensemble["cve"]["independent_errors_rejected"] and noisy_result.notes == []
+
+
+def _lagging(xy_nm: np.ndarray, fraction: float) -> np.ndarray:
+    """What a tracker reports that moves ``fraction`` of the way from its last position to the particle each frame."""
+    out = np.empty_like(xy_nm)
+    out[:, 0] = xy_nm[:, 0]
+    for t in range(1, xy_nm.shape[1]):
+        out[:, t] = out[:, t - 1] + fraction * (xy_nm[:, t] - out[:, t - 1])
+    return out
+
+
+@pytest.mark.parametrize("fraction", [0.6, 0.8])
+def test_lagging_positions_fail_the_check_with_the_predicted_correlation(fraction: float) -> None:
+    """Exponential smoothing: r = (1 - a)^2 at lag 2, and the CVE's D falls by 2 (1 - a)^2 / (2 - a)."""
+    rng = np.random.default_rng(7)
+    xy = _lagging(brownian(rng, 200, 300, D_TRUE, DT), fraction)
+    table = to_table(xy, PX, keep=rng.random(xy.shape[:2]) > 0.05)
+    check = step_correlation(table, PX)
+    assert check.r == pytest.approx((1 - fraction) ** 2, abs=0.015)
+    assert check.independent_errors_rejected
+    result = analyze(table, px_nm=PX, fps=1 / DT, exposure_fraction=0.0, n_bootstrap=0)
+    bias = 2 * (1 - fraction) ** 2 / (2 - fraction)
+    assert result.ensemble["cve"]["D_nm2_s"] == pytest.approx(D_TRUE * (1 - bias), rel=0.04)
+    assert result.ensemble["cve"]["independent_errors_rejected"]
+    assert len(result.notes) == 1 and "biased low" in result.notes[0] and "note:" in result.summary()
+
+
+def test_step_correlation_never_pairs_displacements_across_a_gap() -> None:
+    frames = [0, 1, 3, 4, 6, 7]  # displacements 0->1, 3->4, 6->7: starts 3 frames apart, never 2
+    table = pd.DataFrame({"frame": frames, "particle": 1, "x": np.arange(6.0) ** 2, "y": 0.0})
+    assert step_correlation(table, PX).n_pairs == 0
+    assert step_correlation(table, PX, lag=3).n_pairs == 2
+    with pytest.raises(ValueError, match="lag must be >= 2"):
+        step_correlation(table, PX, lag=1)
 
 
 def test_motion_blur_handled_with_exposure_fraction() -> None:

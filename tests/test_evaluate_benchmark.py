@@ -110,8 +110,18 @@ def test_diffusion_estimate_recovers_D_of_exact_brownian_steps() -> None:
     # 6000 steps: relative standard error about sqrt(6 / 6000) = 3 %
     assert abs(relative_error_pct(estimate["D_nm2_s"], D)) < 10
     assert relative_error_pct(12.0, 10.0) == pytest.approx(20.0)
+    assert abs(estimate["step_r2"]) < 0.03 and estimate["analysis_notes"] == []
     short = diffusion_estimate([tables[0].iloc[:5]], px_nm=px_nm, fps=fps)
     assert math.isnan(short["D_nm2_s"]) and short["note"]
+    lagging = []  # positions that move 60 % of the way to the particle each frame: the estimator says so
+    for table in tables:
+        xy = table[["x", "y"]].to_numpy().copy()
+        for t in range(1, len(xy)):
+            xy[t] = xy[t - 1] + 0.6 * (xy[t] - xy[t - 1])
+        lagging.append(table.assign(x=xy[:, 0], y=xy[:, 1]))
+    biased = diffusion_estimate(lagging, px_nm=px_nm, fps=fps)
+    assert biased["step_r2"] == pytest.approx(0.16, abs=0.03) and len(biased["analysis_notes"]) == 1
+    assert relative_error_pct(biased["D_nm2_s"], D) < -15  # 2 (1 - a)^2 / (2 - a) = 23 % low
 
 
 def test_ground_truth_as_a_method_scores_100_and_recovers_D(tiny_videos: dict[float, ts.EvalVideo]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from samem.analysis.cve import CVEResult, cve
+from samem.analysis.cve import CVEResult, StepCorrelation, cve, step_correlation
 from samem.analysis.diffusion import DEFAULT_ALPHA_LAGS, DEFAULT_FIT_LAGS, AlphaFit, fit_alpha, fit_msd_linear
 from samem.analysis.drift import compute_drift
 from samem.analysis.drift import subtract_drift as remove_drift
@@ -67,6 +67,7 @@ class AnalysisResult:
                 f"D (MSD fit):  {_pm(e['msd_fit']['D_nm2_s'], e['msd_fit']['D_err_nm2_s'])} nm^2/s",
                 f"alpha:        {_pm(e['alpha_fit']['alpha'], e['alpha_fit']['alpha_err'])}",
                 f"sigma (CVE):  {_pm(e['cve']['sigma_nm'], e['cve']['sigma_err_nm'])} nm",
+                *(f"note: {note}" for note in self.notes),
             ]
         )
 
@@ -176,7 +177,7 @@ def analyze(
     )
     ensemble = {
         "msd_fit": _ensemble_linear(msd, dt, fit_lags, r_blur, n_bootstrap, seed),
-        "cve": _ensemble_cve(cve_e),
+        "cve": _ensemble_cve(cve_e, correlation := step_correlation(tracks, px_nm)),
         "alpha_fit": _ensemble_alpha(msd, dt, alpha_lags, n_bootstrap, seed),
     }
     parameters = {
@@ -189,7 +190,19 @@ def analyze(
     return AnalysisResult(
         parameters=parameters, tracks=tracks, msd=msd, particles=particles, ensemble=ensemble, drift=drift,
         vanhove=van_hove(tracks, px_nm, fps, vanhove_lags), vacf=vacf(tracks, px_nm, fps, vacf_lags),
+        notes=_correlation_notes(correlation),
     )
+
+
+def _correlation_notes(correlation: StepCorrelation) -> list[str]:
+    """A warning when the CVE's independent-errors assumption fails (:func:`samem.analysis.cve.step_correlation`)."""
+    if not correlation.independent_errors_rejected:
+        return []
+    return [
+        f"displacements {correlation.lag} frames apart correlate (r = {correlation.r:.3f}, z = {correlation.z:.1f}):"
+        " localisation errors persist over frames (e.g. masks of a tracker with memory lag the particle), so the"
+        " CVE's D is biased low; the MSD fit is less affected"
+    ]
 
 
 def _bootstrap_curves(msd: MSDResult, n_bootstrap: int, seed: int) -> np.ndarray:
@@ -218,13 +231,15 @@ def _ensemble_linear(msd: MSDResult, dt: float, fit_lags: int, r_blur: float, n_
     }
 
 
-def _ensemble_cve(result: CVEResult) -> dict:
+def _ensemble_cve(result: CVEResult, correlation: StepCorrelation) -> dict:
     sigma, sigma_err = _sigma(np.asarray(result.sigma2), np.asarray(result.sigma2_err))
     return {
         "method": "covariance-based estimator, pooled over particles (Vestergaard, Blainey & Flyvbjerg 2014)",
         "D_nm2_s": float(result.D), "D_err_nm2_s": float(result.D_err), "sigma2_nm2": float(result.sigma2),
         "sigma2_err_nm2": float(result.sigma2_err), "sigma_nm": float(sigma), "sigma_err_nm": float(sigma_err),
         "n_steps": int(result.n_steps), "uncertainty": "analytic variance from the paper",
+        "check_lag_frames": correlation.lag, "check_step_correlation": correlation.r, "check_z": correlation.z,
+        "independent_errors_rejected": correlation.independent_errors_rejected,
     }
 
 

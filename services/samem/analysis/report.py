@@ -87,6 +87,7 @@ def render_report(stats: dict[str, Any], figures: dict[str, bytes]) -> str:
 {p["n_particles_input"]}). Units: lengths nm, times s, MSD nm², D nm²/s, velocities nm/s; σ is the localisation
 error per axis. Lags are true frame differences; gaps are never closed.</p>
 <h2>Ensemble estimates</h2><table>{"".join(rows)}</table>
+{"".join(f"<p class=note>Note: {html.escape(note)}</p>" for note in stats.get("notes", []))}
 <p>Drift: net ({_fmt(drift["net_x_nm"])}, {_fmt(drift["net_y_nm"])}) nm, mean velocity
 ({_fmt(drift["velocity_x_nm_s"])}, {_fmt(drift["velocity_y_nm_s"])}) nm/s;
 {"subtracted" if p["subtract_drift"] else "not subtracted"}.</p>

@@ -50,6 +50,7 @@ def stats_dict(result: AnalysisResult, source: str | None = None) -> dict[str, A
         "units": UNITS,
         "parameters": result.parameters,
         "n_particles": len(result.particles),
+        "notes": list(result.notes),
         "ensemble": result.ensemble,
         "drift": {
             "method": "mean displacement between consecutive frames over particles present in both, accumulated",

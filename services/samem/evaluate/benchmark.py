@@ -89,8 +89,10 @@ def pooled_trajectories(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
 def diffusion_estimate(tables: Sequence[pd.DataFrame], *, px_nm: float, fps: float) -> dict[str, Any]:
     """D (nm^2/s) by the covariance-based estimator from pooled trajectories (pixels, frames/s).
 
-    Returns ``{"D_nm2_s", "D_err_nm2_s", "n_tracks", "note"}``; NaN with a note when no trajectory has
-    :data:`MIN_TRACK_FRAMES` frames.
+    Returns ``{"D_nm2_s", "D_err_nm2_s", "n_tracks", "note", "step_r2", "analysis_notes"}``; NaN with a note when no
+    trajectory has :data:`MIN_TRACK_FRAMES` frames. ``step_r2`` is the correlation of displacements two frames
+    apart, which the estimator assumes to be 0 (:func:`samem.analysis.cve.step_correlation`); ``analysis_notes``
+    say when it is not.
 
     References
     ----------
@@ -103,14 +105,15 @@ def diffusion_estimate(tables: Sequence[pd.DataFrame], *, px_nm: float, fps: flo
     lengths = tracks.groupby("particle").size() if len(tracks) else pd.Series(dtype=int)
     n_long = int((lengths >= MIN_TRACK_FRAMES).sum())
     if n_long == 0:
-        return {"D_nm2_s": math.nan, "D_err_nm2_s": math.nan, "n_tracks": 0,
-                "note": f"no trajectory of at least {MIN_TRACK_FRAMES} frames"}  # fmt: skip
+        return {"D_nm2_s": math.nan, "D_err_nm2_s": math.nan, "n_tracks": 0, "step_r2": math.nan,
+                "analysis_notes": [], "note": f"no trajectory of at least {MIN_TRACK_FRAMES} frames"}  # fmt: skip
     result = analyze(
         tracks, px_nm=px_nm, fps=fps, min_length=MIN_TRACK_FRAMES, exposure_fraction=0.0, n_bootstrap=0,
         vanhove_lags=(1,), vacf_lags=2, alpha_lags=2,
     )  # fmt: skip
     cve = result.ensemble["cve"]
-    return {"D_nm2_s": cve["D_nm2_s"], "D_err_nm2_s": cve["D_err_nm2_s"], "n_tracks": n_long, "note": None}
+    return {"D_nm2_s": cve["D_nm2_s"], "D_err_nm2_s": cve["D_err_nm2_s"], "n_tracks": n_long, "note": None,
+            "step_r2": cve["check_step_correlation"], "analysis_notes": list(result.notes)}  # fmt: skip
 
 
 def relative_error_pct(estimate: float, truth: float) -> float:
@@ -157,7 +160,7 @@ def _summary_row(
         "id_switches": int(frame["id_switches"].sum()), "n_videos": len(frame),
         "D_true_nm2_s": d_true, "D_nm2_s": d_est["D_nm2_s"], "D_err_nm2_s": d_est["D_err_nm2_s"],
         "D_error_pct": relative_error_pct(d_est["D_nm2_s"], d_true), "D_floor_pct": floor,
-        "n_tracks_D": d_est["n_tracks"],
+        "n_tracks_D": d_est["n_tracks"], "D_step_r2": d_est["step_r2"],
     }  # fmt: skip
 
 
@@ -216,6 +219,7 @@ def run_benchmark(
                 d_est = diffusion_estimate(tables, px_nm=px_nm, fps=fps)
                 if d_est["note"]:
                     notes.append(f"{method.label} at {thickness:g} nm: D not estimated ({d_est['note']})")
+                notes.extend(f"{method.label} at {thickness:g} nm: {note}" for note in d_est["analysis_notes"])
                 per_video.extend(rows)
                 summary.append(_summary_row(method, thickness, rows, d_true, d_est, floor))
     finally:
