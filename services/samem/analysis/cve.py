@@ -63,24 +63,39 @@ class StepMoments:
     n_cov: np.ndarray
 
 
+def _steps(tracks: pd.DataFrame, px_nm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Consecutive-frame displacements (nm, [M, 2]) with their particle row and start frame."""
+    ordered = tracks.sort_values(["particle", "frame"], kind="stable")
+    _, row = np.unique(ordered["particle"].to_numpy(), return_inverse=True)
+    frames = ordered["frame"].to_numpy().astype(np.int64)
+    xy = ordered[["x", "y"]].to_numpy(dtype=float) * px_nm
+    ok = (row[1:] == row[:-1]) & (frames[1:] - frames[:-1] == 1)
+    return (xy[1:] - xy[:-1])[ok], row[:-1][ok], frames[:-1][ok]
+
+
+def _lag_products(steps: np.ndarray, row: np.ndarray, start: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Products (per axis, [K, 2]) of displacements ``lag`` frames apart in one particle, and that particle's row."""
+    span = int(start.max(initial=0)) + lag + 2
+    key = row.astype(np.int64) * span + start  # increasing: sorted by particle, then frame
+    target = key + lag
+    at = np.searchsorted(key, target)
+    found = at < key.size
+    found[found] = key[at[found]] == target[found]
+    return steps[found] * steps[at[found]], row[found]
+
+
 def step_moments(tracks: pd.DataFrame, px_nm: float) -> StepMoments:
     """Collect the sums that the CVE needs from a validated trajectory table (positions in pixels)."""
-    ordered = tracks.sort_values(["particle", "frame"], kind="stable")
-    particles, row = np.unique(ordered["particle"].to_numpy(), return_inverse=True)
-    frames = ordered["frame"].to_numpy()
-    xy = ordered[["x", "y"]].to_numpy(dtype=float) * px_nm
-    step_ok = (row[1:] == row[:-1]) & (frames[1:] - frames[:-1] == 1)
-    steps = xy[1:] - xy[:-1]
-    step_row = row[1:]
-    pair_ok = step_ok[1:] & step_ok[:-1]  # displacements i and i+1 share frame i+1 and are both consecutive
-    products = (steps[1:] * steps[:-1]).sum(axis=1)
+    particles = np.unique(tracks["particle"].to_numpy())
+    steps, row, start = _steps(tracks, px_nm)
+    products, pair_row = _lag_products(steps, row, start, 1)  # displacements sharing a frame
     n = len(particles)
     return StepMoments(
         particles=particles,
-        sum_sq=np.bincount(step_row[step_ok], weights=(steps[step_ok] ** 2).sum(axis=1), minlength=n),
-        n_sq=np.bincount(step_row[step_ok], minlength=n),
-        sum_cov=np.bincount(step_row[1:][pair_ok], weights=products[pair_ok], minlength=n),
-        n_cov=np.bincount(step_row[1:][pair_ok], minlength=n),
+        sum_sq=np.bincount(row, weights=(steps**2).sum(axis=1), minlength=n),
+        n_sq=np.bincount(row, minlength=n),
+        sum_cov=np.bincount(pair_row, weights=products.sum(axis=1), minlength=n),
+        n_cov=np.bincount(pair_row, minlength=n),
     )
 
 
@@ -192,27 +207,6 @@ class StepCorrelation:
         return bool(self.z > CHECK_Z and self.r > CHECK_MIN_R)
 
 
-def _steps(tracks: pd.DataFrame, px_nm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Consecutive-frame displacements (nm, [M, 2]) with their particle row and start frame."""
-    ordered = tracks.sort_values(["particle", "frame"], kind="stable")
-    _, row = np.unique(ordered["particle"].to_numpy(), return_inverse=True)
-    frames = ordered["frame"].to_numpy().astype(np.int64)
-    xy = ordered[["x", "y"]].to_numpy(dtype=float) * px_nm
-    ok = (row[1:] == row[:-1]) & (frames[1:] - frames[:-1] == 1)
-    return (xy[1:] - xy[:-1])[ok], row[:-1][ok], frames[:-1][ok]
-
-
-def _lag_products(steps: np.ndarray, row: np.ndarray, start: np.ndarray, lag: int) -> np.ndarray:
-    """Products (per axis, [K, 2]) of each displacement with the same particle's displacement ``lag`` frames on."""
-    span = int(start.max(initial=0)) + lag + 2
-    key = row.astype(np.int64) * span + start  # increasing: sorted by particle, then frame
-    target = key + lag
-    at = np.searchsorted(key, target)
-    found = at < key.size
-    found[found] = key[at[found]] == target[found]
-    return steps[found] * steps[at[found]]
-
-
 def step_correlation(tracks: pd.DataFrame, px_nm: float, lag: int = CHECK_LAG) -> StepCorrelation:
     """How strongly displacements ``lag`` >= 2 frames apart correlate (gaps respected).
 
@@ -229,11 +223,11 @@ def step_correlation(tracks: pd.DataFrame, px_nm: float, lag: int = CHECK_LAG) -
     if lag < 2:
         raise ValueError(f"lag must be >= 2 (lag 1 is the CVE's own covariance), got {lag}")
     steps, row, start = _steps(tracks, px_nm)
-    products = _lag_products(steps, row, start, lag)
+    products, _ = _lag_products(steps, row, start, lag)
     if products.size == 0 or steps.size == 0:
         return StepCorrelation(lag=lag, r=float("nan"), z=float("nan"), n_pairs=0)
     g0 = float(np.mean(steps**2))
-    neighbours = _lag_products(steps, row, start, 1)
+    neighbours, _ = _lag_products(steps, row, start, 1)
     g1 = float(np.mean(neighbours)) if neighbours.size else 0.0
     g_lag = float(np.mean(products))
     n = products.size  # pairs x axes
