@@ -21,8 +21,8 @@ MIN_J_PROMPTED = 0.75
 MIN_J = 0.45
 # small particles in a large frame, tracked in windows (zoom "auto" picks 8): frame 0 J 0.88, 20 frames 0.46
 # (whole frames: 0.73 and 0.18). A hard clip: 150 nm of water, 4.5 px steps per frame, neighbours in each window.
-# Normalising each window by its own percentiles lowered its 20-frame J from 0.68 while it raised the mean J of 15
-# random-domain clips from 0.48 to 0.54 and of the test videos by 0.04-0.06 (see Tracker._window_features).
+# Normalising each window by its own percentiles lowered its 20-frame J from 0.68 while it raised the mean J of
+# bench/bench_domain.py from 0.505 to 0.548 and of the test videos by 0.04-0.06 (see Tracker._window_features).
 MIN_J_WINDOWS_PROMPTED = 0.8
 MIN_J_WINDOWS = 0.4
 MAX_BYTES = 25 * 2**20

@@ -343,8 +343,8 @@ class Tracker:
 
         Each window is normalised by its own intensity percentiles, as a training frame is. With the video's
         percentiles a 20 px particle of a 512 px frame lies below the low percentile and is clipped flat; its masks
-        come out 14 % too large and lag its motion. Measured with samem-compact (README, Evaluation): mean J over
-        15 random-domain clips 0.48 -> 0.54, J on the 1p test videos 0.80 -> 0.86 (5 nm) and 0.79 -> 0.83 (150 nm).
+        come out 14 % too large and lag its motion. Measured with samem-compact (README, window mode): mean J of
+        ``bench/bench_domain.py`` 0.505 -> 0.548, J on the 1p test videos 0.80 -> 0.86 (5 nm), 0.79 -> 0.83 (150 nm).
         """
         image = np.asarray(frames(frame), dtype=np.float32)
         shape = (self._state.height, self._state.width)
