@@ -213,10 +213,16 @@ def test_constant_pos_enc_equals_the_encoder_output(model: torch.nn.Module) -> N
     assert torch.equal(constant_pos_enc(model), _features(model, 0).pos_enc)
 
 
-def _export_with_flag(tmp_path: Path, key: str) -> tuple[Path, torch.nn.Module]:
-    """An ONNX repository (version 3) of test weights carrying one of samem's prompt flags, and the model."""
+def _export_with_flag(tmp_path: Path, key: str, *, score_bias: float = 0.0) -> tuple[Path, torch.nn.Module]:
+    """An ONNX repository (version 3) of test weights carrying one of samem's prompt flags, and the model.
+
+    ``score_bias`` is added to the object-score head's output bias (random weights score every object absent).
+    """
     path = tmp_path / "flagged.pt"
-    torch.save({"model": compact_state_dict(), key: True}, path)
+    state = dict(compact_state_dict())  # a copy: the cached weights stay as they are
+    head = "sam_mask_decoder.pred_obj_score_head.layers.2.bias"
+    state[head] = state[head] + score_bias
+    torch.save({"model": state, key: True}, path)
     spec = f"samem-compact:{path}"
     out = tmp_path / "repository"
     assert main(["export", "--model", spec, "--variant", "onnx", "--image-size", str(IMAGE_SIZE), "--out", str(out),
@@ -245,7 +251,8 @@ def test_onnx_decoding_carries_the_dense_box_prompt(tmp_path: Path) -> None:
 
 def test_onnx_tracking_carries_the_previous_mask_prompt(tmp_path: Path) -> None:
     """Weights trained with mask propagation: the exported tracking graph takes previous_masks, as PyTorch does."""
-    out, propagating = _export_with_flag(tmp_path, MASK_PROPAGATION_KEY)
+    # objects present: their first-pass masks are the prompts of the refinement pass (steps.PROMPT_REFINEMENTS)
+    out, propagating = _export_with_flag(tmp_path, MASK_PROPAGATION_KEY, score_bias=300.0)
     assert propagating.mask_propagation
     features = _features(propagating, 2)
     generator = torch.Generator().manual_seed(5)
@@ -277,4 +284,5 @@ def test_onnx_tracking_carries_the_previous_mask_prompt(tmp_path: Path) -> None:
     )
     outputs = [expected.low_res_logits, expected.object_score_logits, expected.obj_ptr, expected.iou, expected.memory]
     assert _close(got, outputs) <= GRAPH_TOLERANCE
-    assert np.abs(got[1] - blank.object_score_logits.numpy()).max() > 1e-3  # the graph used the masks
+    assert (got[0] > 0).any() and (got[1] > 0).all()
+    assert np.abs(got[0] - blank.low_res_logits.numpy()).max() > 1e-3  # the graph used the masks

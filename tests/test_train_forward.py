@@ -7,7 +7,7 @@ import torch
 from engine_support import compact_state_dict
 from train_support import SIZE, TINY, fixed_clip, tiny_model
 
-from samem.engine import LocalBackend, Tracker
+from samem.engine import LocalBackend, Tracker, steps
 from samem.train.forward import forward_clip, jitter_masks
 from samem.train.losses import clip_losses
 
@@ -94,10 +94,16 @@ def test_prompt_jitter_changes_only_tracked_frames_of_mask_propagation_models():
     model.mask_propagation = True
     model.eval()
     clip = fixed_clip(frames=3, step=4)
+    decoder_masks: list[torch.Tensor] = []  # every mask-decoder call in order: frame 0, then 1 + refinements a frame
+    hook = model.sam_mask_decoder.register_forward_hook(lambda module, args, out: decoder_masks.append(out[0]))
     with torch.no_grad():
         plain = forward_clip(model, clip.images, clip.point_coords, clip.point_labels)
         torch.manual_seed(1)
         jittered = forward_clip(model, clip.images, clip.point_coords, clip.point_labels, prompt_jitter=3)
+    hook.remove()
+    calls = len(decoder_masks) // 2
+    assert calls == 1 + 2 * (1 + steps.PROMPT_REFINEMENTS)
     assert (plain[0].low_res_logits > 0).any()
     assert torch.equal(plain[0].low_res_logits, jittered[0].low_res_logits)  # the prompted frame
-    assert not torch.equal(plain[1].multimask_logits, jittered[1].multimask_logits)
+    # frame 1's first decoder pass is the one prompted with the (jittered) previous mask
+    assert not torch.equal(decoder_masks[1], decoder_masks[calls + 1])

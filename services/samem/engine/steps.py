@@ -288,8 +288,19 @@ def track_frame(
         positions.append(pos)
         n_ptr_tokens = ptrs.shape[0]
     pix = _attend(model, features, torch.cat(tokens, dim=0), torch.cat(positions, dim=0), n_ptr_tokens)
+    return tracked_heads(model, pix, features, previous_masks, refinements=refinements if propagating else 0)
+
+
+def tracked_heads(
+    model: torch.nn.Module, pix: Tensor, features: FrameFeatures, previous_masks: Tensor | None, *, refinements: int
+) -> StepOutput:
+    """Heads of a tracked frame on memory-conditioned features ``pix``, then the frame's new memories.
+
+    ``refinements`` more passes each take the last mask as the prompt. Shared by :func:`track_frame` and the
+    exported tracking graph.
+    """
     out, high_res = _sam_heads(model, pix, features, None, is_init_cond_frame=False, mask_inputs=previous_masks)
-    for _ in range(refinements if propagating else 0):
+    for _ in range(refinements):
         prompt = previous_mask_prompt(out.low_res_logits)
         out, high_res = _sam_heads(model, pix, features, None, is_init_cond_frame=False, mask_inputs=prompt)
     new_memory = encode_memory(model, features, high_res, out.object_score_logits, is_mask_from_pts=False)

@@ -132,11 +132,9 @@ class TrackFrameGraph(_WithPosEnc):
         memory = torch.cat((feats, ptrs), dim=0)
         memory_pos = torch.cat((spatial_pos, ptr_pos), dim=0)
         pix = steps._attend(model, features, memory, memory_pos, ptrs.shape[0])
-        out, high_res = steps._sam_heads(
-            model, pix, features, None, is_init_cond_frame=False, mask_inputs=previous_masks
-        )
-        new_memory = steps.encode_memory(model, features, high_res, out.object_score_logits, is_mask_from_pts=False)
-        return out.low_res_logits, out.object_score_logits, out.obj_ptr, out.iou, new_memory
+        refinements = steps.PROMPT_REFINEMENTS if previous_masks is not None else 0
+        out = steps.tracked_heads(model, pix, features, previous_masks, refinements=refinements)
+        return out.low_res_logits, out.object_score_logits, out.obj_ptr, out.iou, out.memory
 
 
 def _example(model: nn.Module, step: str) -> tuple[tuple[Tensor, ...], dict[str, dict[int, object]]]:

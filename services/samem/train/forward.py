@@ -9,7 +9,10 @@ train-mode dropout). All objects of the clip go through each step together (the 
 
 The mask decoder's raw outputs (every candidate mask with its predicted IoU, before SAM 2 replaces the masks of
 objects scored absent by -1024) are captured with a forward hook: the loss needs all candidates, and the raw
-logits keep the mask loss differentiable on frames where the object score is still wrong.
+logits keep the mask loss differentiable on frames where the object score is still wrong. Tracked frames of
+mask-propagation models run the decoder once more per refinement pass (``steps.PROMPT_REFINEMENTS``); the loss
+takes the last pass, the one inference outputs (the binarised prompt between passes carries no gradient, so the
+first pass learns through the shared memory-conditioned features).
 """
 
 from __future__ import annotations
@@ -54,10 +57,13 @@ class _DecoderCapture:
     def __call__(self, module: torch.nn.Module, args: object, output: tuple[Tensor, ...]) -> None:
         self.calls.append((output[0], output[1]))
 
-    def pop(self) -> tuple[Tensor, Tensor]:
-        if len(self.calls) != 1:
-            raise RuntimeError(f"expected one mask-decoder call per step, saw {len(self.calls)}")
-        return self.calls.pop()
+    def pop(self, expected: int = 1) -> tuple[Tensor, Tensor]:
+        """The last of the ``expected`` calls of a step: the one whose mask is the step's output."""
+        if len(self.calls) != expected:
+            raise RuntimeError(f"expected {expected} mask-decoder call(s) in this step, saw {len(self.calls)}")
+        last = self.calls[-1]
+        self.calls.clear()
+        return last
 
 
 @contextlib.contextmanager
@@ -145,6 +151,7 @@ def forward_clip(
     n_frames, size = images.shape[0], settings.image_size
     all_features = steps.encode_frame(model, images)
     outputs: list[FrameOutput] = []
+    decoder_calls = 1 + (steps.PROMPT_REFINEMENTS if settings.mask_propagation else 0)  # per tracked step
     with _capture_decoder(model) as capture:
         features = _frame_features(all_features, 0)
         out = steps.decode_prompts(model, features, point_coords, point_labels)
@@ -166,7 +173,7 @@ def forward_clip(
                     if prompt_jitter:
                         previous = jitter_masks(previous, prompt_jitter)
                 out = steps.track_frame(model, features, inputs, previous)
-                parts.append((group, _output(out, capture.pop())))
+                parts.append((group, _output(out, capture.pop(decoder_calls))))
                 for i, memory_t in zip(group, _memories(out, out.memory), strict=True):
                     obj = objects[i]
                     objects[i] = ObjectState(
