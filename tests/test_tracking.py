@@ -134,6 +134,8 @@ def test_lost_particles_get_rows_with_present_false(video: Path, tmp_path: Path)
         ([], "no prompts"),
         (["--box", "10,10,20,20", "--model", "sam2.1_hiera_t:{ckpt}"], "does not fit config"),
         (["--box", "10,10,20,20", "--model", "nosuch"], "unknown model"),
+        (["--box", "10,10,20,20", "--device", "nonsense"], "unknown device 'nonsense'"),
+        (["--box", "10,10,20,20", "--backend", "triton://127.0.0.1:9", "--precision", "bf16"], "local backend"),
     ],
 )
 def test_bad_prompts_and_models_exit_2_with_one_line_and_no_output(

@@ -18,7 +18,9 @@ import torch
 from tqdm import tqdm
 
 from samem import __version__
+from samem.device import resolve_device
 from samem.engine import Backend, FrameResult, LocalBackend, Preprocessor, Prompt, Tracker
+from samem.engine.backend import PRECISIONS, Precision
 from samem.engine.windows import auto_zoom, check_zoom
 from samem.errors import InputError
 from samem.io.output import atomic_output_dir, check_writable_dir
@@ -116,6 +118,8 @@ def track(
     overlay: str | None = "overlay.mp4",
     progress: bool = False,
     zoom: ZoomChoice = "auto",
+    device: str = "cpu",
+    precision: Precision = "fp32",
 ) -> TrackResult:
     """Track prompted particles through a video file.
 
@@ -144,6 +148,12 @@ def track(
         ``"auto"`` (default) tracks each particle in its own window of the frame when particles are small in it
         (windows 8 x the prompt box, see :mod:`samem.engine.windows`), a number >= 1 sets that zoom, None tracks
         whole frames.
+    device
+        Where a local model is built: ``cpu`` (default), ``cuda``, ``cuda:N`` or ``auto`` (ignored for a model
+        already built, which runs where it is, and for Triton).
+    precision
+        ``fp32`` (default) or ``bf16`` (bfloat16 autocast, local backend only; see
+        :class:`~samem.engine.LocalBackend`).
 
     Returns
     -------
@@ -157,7 +167,7 @@ def track(
         video = ArrayVideo(video)  # checks the shape before a model is built
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        engine_backend, model_record = _backend(backend, model, stack)
+        engine_backend, model_record = _backend(backend, model, stack, device=device, precision=precision)
         reader = video if isinstance(video, VideoReader) else stack.enter_context(open_video(video))
         info = reader.info
         image_size = engine_backend.settings.image_size
@@ -200,16 +210,24 @@ def track(
 
 
 def _backend(
-    backend: str, model: str | LoadedModel | None, stack: contextlib.ExitStack
+    backend: str, model: str | LoadedModel | None, stack: contextlib.ExitStack, *, device: str, precision: Precision
 ) -> tuple[Backend, dict[str, Any]]:
     """The engine backend ``backend`` names, and what run.json records about its model."""
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if backend == "local":
-        loaded = model if isinstance(model, LoadedModel) else build_model(model or DEFAULT_MODEL)
+        if isinstance(model, LoadedModel):
+            loaded = model
+        else:
+            loaded = build_model(model or DEFAULT_MODEL, device=resolve_device(device))
         record = {"model": str(loaded.spec), "checkpoint_sha256": loaded.checkpoint_sha256,
-                  "device": str(next(loaded.model.parameters()).device), "backend": "local"}
-        return LocalBackend(loaded.model), record
+                  "device": str(next(loaded.model.parameters()).device), "backend": "local", "precision": precision}
+        return LocalBackend(loaded.model, precision=precision), record
     if not backend.startswith("triton://"):
         raise InputError(f"backend {backend!r} is neither 'local' nor triton://HOST:PORT")
+    if precision != "fp32":
+        raise InputError("precision applies to the local backend; a Triton server runs the precision it was exported"
+                         " with")
     if isinstance(model, LoadedModel):
         raise InputError("a model built in this process cannot run on a Triton backend; pass backend='local'")
     from samem.serving.triton_backend import TritonBackend

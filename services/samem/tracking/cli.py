@@ -37,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--zoom", type=zoom_choice, default="auto", metavar="auto|off|Z",
                    help="track each particle in its own window, Z x its prompt box (auto, the default: windows of 8x"
                         " when particles are small in the frame; off: whole frames)")
+    p.add_argument("--device", default="cpu", metavar="cpu|cuda|cuda:N|auto",
+                   help="where the local model runs (default cpu; auto: CUDA when available)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="fp32 (default) or bf16: bfloat16 autocast of the local model (GPUs; CPUs with AMX or"
+                        " AVX-512 BF16)")
     p.add_argument("--out", required=True, metavar="OUT_DIR", help="output directory (written atomically)")
     p.add_argument("--overlay", choices=("mp4", "gif", "none"), default="mp4", help="preview format (default mp4)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -77,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         result = track(
             reader, prompts, model=args.model, backend=args.backend, out_dir=args.out, progress=args.progress,
             overlay=None if args.overlay == "none" else f"overlay.{args.overlay}", zoom=args.zoom,
+            device=args.device, precision=args.precision,
         )
     run_info = result.run
     print(

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from samem.device import resolve_device
 from samem.errors import InputError, OutputError
 from samem.io.output import check_writable_dir
 from samem.model import LoadedModel, parse_model_spec
@@ -39,19 +40,6 @@ class RunSetup:
     source: SimulatedSource | DatasetSource
     dataset: str | None
     resume_payload: dict[str, Any] | None  # the checkpoint being resumed
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available; an unavailable device is an :class:`InputError`."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as e:
-        raise InputError(f"unknown device {name!r}: {e}") from e
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {name!r} requested but CUDA is not available")
-    return device
 
 
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
