@@ -18,7 +18,10 @@ placeholder; both models get the object-score head's output bias raised by OBJEC
 count as present and the agreement check compares real mask logits (the computation is the same either way).
 
 Run: .venv/bin/python bench/bench_engine.py [--frames N] [--repeats R] [--memory-frames SHORT LONG]
-[--skip-speed] [--skip-memory]
+[--skip-speed] [--skip-memory] [--device cpu|cuda] [--precision fp32|bf16]
+
+On a GPU (``--device cuda``) upstream's per-object loop launches every kernel once per object, where the engine
+launches each once per frame for all objects; both wait for every frame's masks before the next is timed.
 """
 
 from __future__ import annotations
@@ -101,9 +104,9 @@ def preprocessor(reader: VideoReader, image_size: int) -> Preprocessor:
 # ----- models -----
 
 
-def engine_model() -> torch.nn.Module:
+def engine_model(device: str = "cpu") -> torch.nn.Module:
     """The compact model with seeded random weights and the raised object-score bias, in eval mode."""
-    model = build_model(MODEL, seed=SEED).model
+    model = build_model(MODEL, seed=SEED, device=device).model
     with torch.no_grad():
         model.get_parameter(SCORE_HEAD).add_(OBJECT_SCORE_BIAS)
     return model
@@ -118,6 +121,7 @@ def upstream_predictor(model: torch.nn.Module) -> torch.nn.Module:
     OmegaConf.resolve(config)
     predictor = instantiate(config.model, _recursive_=True)
     predictor.load_state_dict(model.state_dict())
+    predictor.to(next(model.parameters()).device)
     import sam2.sam2_video_predictor
     import sam2.utils.misc
 
@@ -145,6 +149,17 @@ class Timing:
         return self.cpu_seconds / self.seconds
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that a timer read afterwards includes it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def upstream_precision(predictor: torch.nn.Module, precision: str) -> torch.autocast:
+    """SAM 2's own way to run in bfloat16: autocast around the predictor's calls (disabled for fp32)."""
+    return torch.autocast(predictor.device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def run_engine(
     backend: LocalBackend, reader: VideoReader, prep: Preprocessor, ids: Sequence[int], boxes: np.ndarray, n: int
 ) -> Timing:
@@ -154,7 +169,7 @@ def run_engine(
     first = last = None
     start, cpu = time.perf_counter(), time.process_time()
     for result in tracker.propagate(lambda index: prep(reader.read(index))):
-        first, last = first or time.perf_counter(), result
+        first, last = first or time.perf_counter(), result  # results are on the CPU: each frame is waited for
     end, cpu = time.perf_counter(), time.process_time() - cpu
     return Timing(end - start, cpu, end - first, last.mask_logits, last.object_scores)
 
@@ -166,14 +181,15 @@ def run_upstream(
     geometry: FrameGeometry,
     boxes: np.ndarray,
     n: int,
+    precision: str = "fp32",
 ) -> Timing:
     """Upstream on the first ``n`` model images; ``jpg_folder`` holds ``n`` placeholder JPEGs for ``init_state``."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), upstream_precision(predictor, precision):
         warnings.simplefilter("ignore")  # hole filling skipped on CPU
         state = predictor.init_state(str(jpg_folder))
         if state["num_frames"] != n:
             raise RuntimeError(f"{jpg_folder} holds {state['num_frames']} frames, expected {n}")
-        state["images"] = images[:n]
+        state["images"] = images[:n].to(predictor.device)
         state["cached_features"] = {}
         state["video_height"], state["video_width"] = geometry.height, geometry.width
         for obj_id, box in enumerate(boxes, start=1):
@@ -182,6 +198,7 @@ def run_upstream(
         first = last = None
         start, cpu = time.perf_counter(), time.process_time()
         for _, _, masks in predictor.propagate_in_video(state):
+            synchronize(predictor.device)  # as the engine, which hands every frame's masks to the CPU
             first, last = first or time.perf_counter(), masks
         end, cpu = time.perf_counter(), time.process_time() - cpu
     scores = []
@@ -189,7 +206,8 @@ def run_upstream(
         out = state["output_dict_per_obj"][index]["non_cond_frame_outputs"].get(n - 1)
         out = out or state["output_dict_per_obj"][index]["cond_frame_outputs"][n - 1]
         scores.append(float(out["object_score_logits"]))
-    return Timing(end - start, cpu, end - first, last[:, 0].numpy().copy(), np.asarray(scores, dtype=np.float32))
+    logits = last[:, 0].float().cpu().numpy().copy()
+    return Timing(end - start, cpu, end - first, logits, np.asarray(scores, dtype=np.float32))
 
 
 def placeholder_jpegs(folder: Path, n: int) -> Path:
@@ -246,7 +264,11 @@ def best(timings: list[Timing]) -> Timing:
 
 def speed(args: argparse.Namespace, workdir: Path) -> list[SpeedRow]:
     n = args.frames
-    print(f"\n== speed: {n} frames of {SPEED_HEIGHT} x {SPEED_WIDTH}, best of {args.repeats} ==", flush=True)
+    print(
+        f"\n== speed: {n} frames of {SPEED_HEIGHT} x {SPEED_WIDTH}, best of {args.repeats}, {args.device},"
+        f" {args.precision} (both) ==",
+        flush=True,
+    )
     start = time.perf_counter()
     clip = make_clip(
         workdir / "speed",
@@ -256,8 +278,8 @@ def speed(args: argparse.Namespace, workdir: Path) -> list[SpeedRow]:
         px_nm=SPEED_PX_NM,
         n_particles=SPEED_PARTICLES,
     )
-    model = engine_model()
-    backend = LocalBackend(model)
+    model = engine_model(args.device)
+    backend = LocalBackend(model, precision=args.precision)
     predictor = upstream_predictor(model)
     size = backend.settings.image_size
     warmup = min(WARMUP_FRAMES, n)
@@ -268,17 +290,18 @@ def speed(args: argparse.Namespace, workdir: Path) -> list[SpeedRow]:
         print(f"setup (simulation, models, upstream's frames): {time.perf_counter() - start:.1f} s", flush=True)
         ids, boxes = gt_boxes(clip, max(OBJECT_COUNTS))
         run_engine(backend, reader, prep, ids[:1], boxes[:1], warmup)
-        run_upstream(predictor, folders[warmup], images, prep.geometry, boxes[:1], warmup)
+        run_upstream(predictor, folders[warmup], images, prep.geometry, boxes[:1], warmup, args.precision)
         rows, contended = [], False
         for k in OBJECT_COUNTS:
             ours, theirs = [], []
             for _ in range(args.repeats):
                 ours.append(run_engine(backend, reader, prep, ids[:k], boxes[:k], n))
-                theirs.append(run_upstream(predictor, folders[n], images, prep.geometry, boxes[:k], n))
+                theirs.append(run_upstream(predictor, folders[n], images, prep.geometry, boxes[:k], n, args.precision))
             row = SpeedRow(k, n, best(ours), best(theirs))
             rows.append(row)
             busy = min(row.engine.cores, row.upstream.cores)
-            contended = contended or busy < CONTENTION_CORES * torch.get_num_threads()
+            on_cpu = backend.model.device.type == "cpu"
+            contended = contended or (on_cpu and busy < CONTENTION_CORES * torch.get_num_threads())
             print(
                 f"{k} object(s): engine {row.engine_fps:.2f} frames/s, upstream {row.upstream_fps:.2f} frames/s,"
                 f" ratio {row.engine_fps / row.upstream_fps:.2f}x (steady {row.engine_steady_fps:.2f} vs"
@@ -390,6 +413,8 @@ def memory(args: argparse.Namespace, workdir: Path) -> list[MemoryRow]:
 def hardware() -> None:
     sam2_version = importlib.metadata.version("sam2")
     print(cpu_line())
+    if torch.cuda.is_available():
+        print(f"GPU: {torch.cuda.get_device_name()}")
     print(
         f"python {platform.python_version()}, torch {torch.__version__} ({torch.get_num_threads()} threads,"
         f" default), sam2 {sam2_version}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
@@ -443,6 +468,14 @@ def main() -> None:
         default=(200, 2000),
         metavar=("SHORT", "LONG"),
         help="video lengths of the memory runs (default 200 2000)",
+    )
+    parser.add_argument("--device", default="cpu", help="torch device of both models in the speed part (default cpu)")
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="speed part: bf16 runs the engine's LocalBackend(precision='bf16') and upstream under SAM 2's own"
+        " bfloat16 autocast (default fp32)",
     )
     parser.add_argument("--skip-speed", action="store_true", help="run the memory part only")
     parser.add_argument("--skip-memory", action="store_true", help="run the speed part only")

@@ -17,8 +17,9 @@ from samem.cli import main
 from samem.evaluate import testsets as ts
 from samem.evaluate.benchmark import diffusion_estimate, pooled_trajectories, relative_error_pct, run_benchmark
 from samem.evaluate.goals import check_goals
-from samem.evaluate.methods import TrackpyMethod, TruthMethod
+from samem.evaluate.methods import MethodOutput, TrackpyMethod, TruthMethod
 from samem.evaluate.report import REPORT_FILES, markdown_table
+from samem.evaluate.runcache import RunCache
 
 torch.set_num_threads(1)
 
@@ -193,6 +194,12 @@ def test_eval_cli_quick_run_writes_tables_and_plot_with_finite_metrics(
     per_video = pd.read_csv(out / "per_video.csv")
     assert set(per_video["video"]) == {f"{c}_{t}nm" for c in ("1p", "2p", "4p") for t in (5, 150)}
     assert json.loads((out / "results.json").read_text())["settings"]["quick"] is True
+    # run again: every run is reused, the tables are the same; --fresh runs them anew
+    assert main(args) == 0
+    assert capsys.readouterr().out == printed
+    assert "12 of 12 runs reused" in (out / "results.md").read_text()
+    assert main([*args, "--fresh"]) == 0
+    assert "reused" not in (out / "results.md").read_text()
 
 
 @pytest.mark.parametrize(
@@ -222,3 +229,73 @@ def test_eval_cli_rejects_bad_option_values(capsys: pytest.CaptureFixture[str], 
         assert exit_info.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+class CountingTruth(TruthMethod):
+    """The ground truth, counting its runs."""
+
+    def __init__(self, fingerprint: str = "truth") -> None:
+        self.runs, self._fingerprint = 0, fingerprint
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    def run(self, video: ts.EvalVideo) -> MethodOutput:
+        self.runs += 1
+        return super().run(video)
+
+
+class CountingTrackpy(TrackpyMethod):
+    """trackpy, counting its tunings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tunings = 0
+
+    def tune(self, video: ts.EvalVideo) -> dict:
+        self.tunings += 1
+        return super().tune(video)
+
+
+def test_stored_runs_are_reused_only_for_the_same_method_and_video(
+    tiny_videos: dict[float, ts.EvalVideo], tmp_path: Path
+) -> None:
+    videos = {5.0: [tiny_videos[5.0]], 150.0: [tiny_videos[150.0]]}
+    store = RunCache(tmp_path / "runs")
+    first = CountingTruth()
+    fresh = run_benchmark([first], videos, {}, cache=store)
+    assert first.runs == 2 and not any("reused" in note for note in fresh.notes)
+    again = CountingTruth()
+    reused = run_benchmark([again], videos, {}, cache=store)
+    assert again.runs == 0 and "2 of 2 runs reused" in reused.notes[-1]
+    pd.testing.assert_frame_equal(reused.summary, fresh.summary)
+    pd.testing.assert_frame_equal(reused.per_video, fresh.per_video)
+    other = CountingTruth(fingerprint="truth, another model")
+    run_benchmark([other], videos, {}, cache=store)
+    assert other.runs == 2
+    # a run interrupted after its trajectories but before its row counts as not stored
+    next(store.directory.rglob(f"{tiny_videos[5.0].name}-*.json")).unlink()
+    partial = CountingTruth()
+    run_benchmark([partial], videos, {}, cache=store)
+    assert partial.runs == 1
+
+
+def test_a_stored_tuning_is_reused_with_the_runs_it_served(
+    tiny_videos: dict[float, ts.EvalVideo], cache: Path, tmp_path: Path
+) -> None:
+    tuning = ts.write_eval_video(
+        ts.EvalCase(name="tinytune", n_particles=2, n_frames=12, side_px=96, seed=8), 5.0, cache
+    )
+    store = RunCache(tmp_path / "runs")
+    first = CountingTrackpy()
+    fresh = run_benchmark([first], {5.0: [tiny_videos[5.0]]}, {5.0: tuning}, cache=store)
+    second = CountingTrackpy()
+    reused = run_benchmark([second], {5.0: [tiny_videos[5.0]]}, {5.0: tuning}, cache=store)
+    assert (first.tunings, second.tunings) == (1, 0)
+    assert reused.tuning["trackpy"]["5"]["diameter_px"] == fresh.tuning["trackpy"]["5"]["diameter_px"]
+    pd.testing.assert_frame_equal(reused.summary, fresh.summary)
+    for path in store.directory.rglob(f"{tiny_videos[5.0].name}-*.json"):
+        path.unlink()  # the run is gone: trackpy must tune again to run it
+    third = CountingTrackpy()
+    run_benchmark([third], {5.0: [tiny_videos[5.0]]}, {5.0: tuning}, cache=store)
+    assert third.tunings == 1

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from samem.errors import InputError
 from samem.evaluate.centroids import centroid_rmse_from_tables
 from samem.evaluate.methods import Method, MethodOutput, gt_labels
+from samem.evaluate.runcache import RunCache
 from samem.evaluate.testsets import EvalVideo
 from samem.evaluate.video import evaluate_video
 from samem.io.tables import drop_absent_rows
@@ -164,6 +165,19 @@ def _summary_row(
     }  # fmt: skip
 
 
+def _tune(method: Method, video: EvalVideo | None, cache: RunCache | None, *, reuse: bool) -> dict[str, Any] | None:
+    """``method.tune(video)``, or its stored result when ``reuse`` (every run it would serve is stored)."""
+    if video is None:
+        return None
+    stored = cache.load_tuning(method, video) if cache is not None and reuse else None
+    if stored is not None:
+        return stored
+    tuned = method.tune(video)
+    if tuned is not None and cache is not None:
+        cache.save_tuning(method, video, tuned)
+    return tuned
+
+
 def run_benchmark(
     methods: Sequence[Method],
     videos: dict[float, list[EvalVideo]],
@@ -171,6 +185,7 @@ def run_benchmark(
     *,
     progress: bool = False,
     on_step: Callable[[str], None] | None = None,
+    cache: RunCache | None = None,
 ) -> BenchmarkResult:
     """Tune, run and score every method on the test videos of every thickness.
 
@@ -186,6 +201,10 @@ def run_benchmark(
         Show a progress bar (stderr) over method x video runs.
     on_step
         Called with a short description before each run (e.g. for logging).
+    cache
+        Where finished runs are stored and reused from (:class:`~samem.evaluate.runcache.RunCache`); a method's
+        tuning is reused only when all its runs at that thickness are (otherwise it tunes again, which sets its
+        parameters for the runs).
     """
     if not methods:
         raise InputError("no method to evaluate")
@@ -195,6 +214,7 @@ def run_benchmark(
     summary: list[dict[str, Any]] = []
     tuning: dict[str, dict[str, Any]] = {}
     notes: list[str] = []
+    reused = 0
     try:
         for thickness, thickness_videos in videos.items():
             px_nm, fps = _calibration(thickness_videos)
@@ -203,18 +223,26 @@ def run_benchmark(
                             for v in thickness_videos]  # fmt: skip
             floor = relative_error_pct(diffusion_estimate(truth_tables, px_nm=px_nm, fps=fps)["D_nm2_s"], d_true)
             for method in methods:
+                stored = {v.name: cache.load_run(method, v) if cache else None for v in thickness_videos}
                 bar.set_postfix_str(f"{method.key} tune {thickness:g} nm")
-                tuned = method.tune(tuning_videos[thickness]) if thickness in tuning_videos else None
+                tuned = _tune(method, tuning_videos.get(thickness), cache, reuse=None not in stored.values())
                 if tuned is not None:
                     tuning.setdefault(method.key, {})[f"{thickness:g}"] = tuned
                 rows, tables = [], []
                 for video in thickness_videos:
                     bar.set_postfix_str(f"{method.key} {video.name}")
-                    if on_step is not None:
-                        on_step(f"{method.key} on {video.name}")
-                    output = method.run(video)
-                    rows.append(_video_row(method, video, output))
-                    tables.append(output.trajectories)
+                    run = stored[video.name]
+                    if run is None:
+                        if on_step is not None:
+                            on_step(f"{method.key} on {video.name}")
+                        output = method.run(video)
+                        run = _video_row(method, video, output), output.trajectories
+                        if cache is not None:
+                            cache.save_run(method, video, *run)
+                    else:
+                        reused += 1
+                    rows.append(run[0])
+                    tables.append(run[1])
                     bar.update()
                 d_est = diffusion_estimate(tables, px_nm=px_nm, fps=fps)
                 if d_est["note"]:
@@ -224,5 +252,7 @@ def run_benchmark(
                 summary.append(_summary_row(method, thickness, rows, d_true, d_est, floor))
     finally:
         bar.close()
+    if reused:
+        notes.append(f"{reused} of {total} runs reused from {cache.directory} (same code, method and test video)")
     return BenchmarkResult(per_video=pd.DataFrame(per_video), summary=pd.DataFrame(summary), tuning=tuning,
                            notes=notes)  # fmt: skip

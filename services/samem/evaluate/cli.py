@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 METHODS = ("samem", "unet", "trackpy", "truth")
 DEFAULT_METHODS = "samem,unet,trackpy"
+RUNS_DIR = "runs"  # finished runs, under --out
 
 
 def _names(text: str) -> list[str]:
@@ -44,7 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Render the held-out test sets (5, 50, 150 nm of water; 1 particle / 275 frames / 512 px, 2 particles"
             " / 300 frames, 4 particles / 600 frames / 1024 px), run each method, score it against the ground"
             " truth and write OUT/results.md, readme_table.md, report.html, jf_hota.png, summary.csv,"
-            " per_video.csv and results.json. Test sets are cached in OUT/testsets/."
+            " per_video.csv and results.json. Test sets are cached in OUT/testsets/, finished runs in OUT/runs/:"
+            " a run whose code, method and test video are unchanged is reused, so an interrupted evaluation"
+            " resumes and another method can be added without rerunning the others."
         ),
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
@@ -72,6 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="small test sets (frames / 4 in size, / 30 in number)")
     p.add_argument("--readme-table", action="store_true", help="print the markdown table for the README to stdout")
     p.add_argument("--device", default="cpu", help="torch device for samem and the U-Net (default cpu)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="samem's precision: fp32 (default) or bf16 autocast")  # fmt: skip
+    p.add_argument("--fresh", action="store_true", help="discard the runs stored in OUT/runs/ and run everything")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
     p.add_argument("--no-progress", "--quiet", dest="progress", action="store_false", help="no progress bar")
     p.set_defaults(handler=run)
@@ -84,7 +91,7 @@ def _methods(args: argparse.Namespace, notes: list[str]) -> list[Any]:
     methods: list[Any] = []
     for name in args.methods:
         if name == "samem":
-            methods.append(SamemMethod(args.model, device=args.device))
+            methods.append(SamemMethod(args.model, device=args.device, precision=args.precision))
         elif name == "unet":
             if args.unet is None:
                 notes.append("U-Net skipped: no checkpoint given (train one with `samem train-unet --out FILE`,"
@@ -123,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     from samem.evaluate import testsets as ts
     from samem.evaluate.benchmark import run_benchmark
     from samem.evaluate.report import write_report
+    from samem.evaluate.runcache import RunCache
     from samem.io.output import check_writable_dir
 
     if args.threads is not None:
@@ -137,7 +145,9 @@ def run(args: argparse.Namespace) -> int:
     cache = out / "testsets"
     videos = {t: [ts.write_eval_video(case, t, cache) for case in ts.eval_cases(args.quick)] for t in args.thicknesses}
     tuning = {t: ts.write_eval_video(ts.tuning_case(args.quick), t, cache) for t in args.thicknesses}
-    result = run_benchmark(methods, videos, tuning, progress=args.progress)
+    if args.fresh:
+        shutil.rmtree(out / RUNS_DIR, ignore_errors=True)
+    result = run_benchmark(methods, videos, tuning, progress=args.progress, cache=RunCache(out / RUNS_DIR))
     settings = {
         "description": _description(args), "notes": notes, "model": args.model, "unet": args.unet,
         "methods": [m.key for m in methods], "thicknesses_nm": list(args.thicknesses), "quick": args.quick,

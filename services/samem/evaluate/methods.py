@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -52,6 +53,10 @@ class Method(Protocol):
         """Segment and track the particles of a test video."""
         ...
 
+    def fingerprint(self) -> str:
+        """What decides its results besides the code and the video (model, checkpoint hash, device, precision)."""
+        ...
+
 
 def gt_labels(video: EvalVideo) -> np.ndarray:
     """The ground-truth label stack ``T x H x W`` of a test video (memory-mapped when possible)."""
@@ -67,12 +72,21 @@ class SamemMethod:
 
     key = "samem"
 
-    def __init__(self, model: str, *, device: str = "cpu") -> None:
+    def __init__(self, model: str, *, device: str = "cpu", precision: str = "fp32") -> None:
+        from samem.device import resolve_device
         from samem.model import build_model
 
-        self.model_spec = model
-        self.loaded = build_model(model, device=device)
-        self.label = f"samem ({self.loaded.spec})"
+        self.model_spec, self.precision = model, precision
+        self.loaded = build_model(model, device=resolve_device(device))
+        self.label = f"samem ({self.loaded.spec})" + (f" {precision}" if precision != "fp32" else "")
+
+    def fingerprint(self) -> str:
+        """Hashes of the config file and the checkpoint (not their paths), device and precision."""
+        from samem.model.build import file_sha256
+
+        device = next(self.loaded.model.parameters()).device
+        weights = self.loaded.checkpoint_sha256 or "random"
+        return f"samem config={file_sha256(self.loaded.spec.config_path)} weights={weights} {device} {self.precision}"
 
     def tune(self, video: EvalVideo) -> dict[str, Any] | None:
         """Nothing to tune: the model is used as given."""
@@ -88,7 +102,9 @@ class SamemMethod:
             raise InputError(f"{video.name}: no particle visible on frame 0 to prompt")
         prompts = [PromptSpec(particle=k, frame=0, box=box) for k, box in boxes.items()]
         started = time.perf_counter()
-        result = track(video.video_path, prompts, model=self.loaded, return_masks=True, overlay=None)
+        result = track(
+            video.video_path, prompts, model=self.loaded, return_masks=True, overlay=None, precision=self.precision
+        )
         seconds = time.perf_counter() - started
         assert result.masks is not None
         return MethodOutput(
@@ -108,6 +124,10 @@ class TrackpyMethod:
 
         import_trackpy()  # fail now, with the install hint, rather than after the test sets are rendered
         self.tuned: dict[float, dict[str, Any]] = {}
+
+    def fingerprint(self) -> str:
+        """Nothing beyond the code and trackpy's version."""
+        return "trackpy"
 
     def tune(self, video: EvalVideo) -> dict[str, Any]:
         """Grid-search ``diameter_px`` and ``minmass`` against the tuning video's ground-truth tracks.
@@ -153,6 +173,12 @@ class UnetMethod:
         self.checkpoint, self.device = checkpoint, device
         self.tuned: dict[float, dict[str, Any]] = {}
 
+    def fingerprint(self) -> str:
+        """The checkpoint's hash and the device."""
+        from samem.model.build import file_sha256
+
+        return f"unet sha256={file_sha256(Path(self.checkpoint))} {self.device}"
+
     def tune(self, video: EvalVideo) -> dict[str, Any]:
         """Pick ``min_area_px`` against the tuning video's ground-truth tracks; returns the best cut and the grid."""
         from samem.baselines import tune_unet
@@ -185,6 +211,10 @@ class TruthMethod:
     def tune(self, video: EvalVideo) -> dict[str, Any] | None:
         """Nothing to tune."""
         return None
+
+    def fingerprint(self) -> str:
+        """Nothing beyond the video."""
+        return "truth"
 
     def run(self, video: EvalVideo) -> MethodOutput:
         """Read gt_masks.tif and gt_tracks.csv (``x_mask``, ``y_mask`` as the positions)."""
