@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -299,3 +301,20 @@ def test_a_stored_tuning_is_reused_with_the_runs_it_served(
     third = CountingTrackpy()
     run_benchmark([third], {5.0: [tiny_videos[5.0]]}, {5.0: tuning}, cache=store)
     assert third.tunings == 1
+
+
+def test_an_evaluation_runs_no_code_that_its_run_fingerprint_leaves_out(tmp_path: Path) -> None:
+    """Stored runs stay valid across edits of NOT_EVALUATED subpackages only if an evaluation never imports them."""
+    script = (
+        "import sys\n"
+        "from samem.cli import main\n"
+        f"code = main(['eval', '--out', {str(tmp_path / 'eval')!r}, '--quick', '--thicknesses', '5', '--methods',"
+        " 'samem,trackpy,truth', '--model', 'samem-compact:random', '--threads', '1', '--no-progress'])\n"
+        "from samem.evaluate.runcache import NOT_EVALUATED\n"
+        "used = [m for m in sys.modules if m.split('.')[:2] in [['samem', p] for p in NOT_EVALUATED]\n"
+        "        and m.split('.')[-1] != 'cli' and m.count('.') > 1]\n"
+        "print(code, sorted(used))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "0 []"

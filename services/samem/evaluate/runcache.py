@@ -7,11 +7,13 @@ everything that decides its result is unchanged:
 
 - the method's own fingerprint (:meth:`~samem.evaluate.methods.Method.fingerprint`: model spec and checkpoint
   hash, U-Net checkpoint hash, device, precision);
-- the code: a hash of every source file of the ``samem`` package, and the versions of torch, numpy and trackpy;
+- the code: a hash of the source files of the ``samem`` package except the subpackages an evaluation never runs
+  (:data:`NOT_EVALUATED`: training, the gRPC service, Triton serving, the client; a test checks that an evaluation
+  imports none of them), and the versions of torch, numpy and trackpy;
 - the test video: a hash of its ``meta.json`` (its full spec, simulator version and measured SNR).
 
-Edit one line of samem and every stored run is stale; that is the point. The row file is written last (each file
-atomically), so a run interrupted while it is being stored counts as not stored.
+Edit one line of the code an evaluation runs and every stored run is stale; that is the point. The row file is
+written last (each file atomically), so a run interrupted while it is being stored counts as not stored.
 """
 
 from __future__ import annotations
@@ -33,15 +35,20 @@ from samem.io.output import atomic_write
 
 _HASH_CHARS = 12
 _VERSIONED = ("torch", "numpy", "trackpy")
+#: Subpackages of samem whose code an evaluation does not run (their ``cli`` modules only register subcommands).
+NOT_EVALUATED = ("train", "service", "serving", "client")
 
 
 @functools.cache
 def code_fingerprint() -> str:
-    """Hash of the samem package's source files and of the versions of the libraries its results depend on."""
+    """Hash of the source files an evaluation runs and of the versions of the libraries its results depend on."""
     digest = hashlib.sha256()
     package = Path(samem.__file__).resolve().parent
     for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode())
+        relative = path.relative_to(package)
+        if relative.parts[0] in NOT_EVALUATED:
+            continue
+        digest.update(relative.as_posix().encode())
         digest.update(path.read_bytes())
     for name in _VERSIONED:
         try:
