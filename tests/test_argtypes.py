@@ -2,13 +2,22 @@ import argparse
 
 import pytest
 
-from samem.argtypes import int_list, non_negative_float, non_negative_int, positive_float, positive_int, zoom_choice
+from samem.argtypes import (
+    int_list,
+    int_pair,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    zoom_choice,
+)
 
 
 @pytest.mark.parametrize(
     ("parse", "text", "value"),
     [(positive_float, "0.5", 0.5), (non_negative_float, "0", 0.0), (positive_int, "3", 3), (non_negative_int, "0", 0),
-     (zoom_choice, "auto", "auto"), (zoom_choice, "off", None), (zoom_choice, "4", 4.0), (zoom_choice, "1", 1.0)],
+     (zoom_choice, "auto", "auto"), (zoom_choice, "off", None), (zoom_choice, "4", 4.0), (zoom_choice, "1", 1.0),
+     (int_pair, "512,1024", (512, 1024)), (int_pair, "64,64", (64, 64))],
 )
 def test_good_values_are_parsed(parse, text, value) -> None:
     assert parse(text) == value
@@ -28,6 +37,8 @@ def test_good_values_are_parsed(parse, text, value) -> None:
         (non_negative_int, "-1", "integer >= 0"),
         (int_list, "1,x", "comma-separated"),
         (int_list, "0,4", "integers > 0"),
+        (int_pair, "1024,512", "MIN <= MAX"),
+        (int_pair, "1,2,3", "two integers"),
         (zoom_choice, "0.5", "auto, off or a number >= 1"),
         (zoom_choice, "big", "is not a number"),
         (zoom_choice, "inf", "finite"),

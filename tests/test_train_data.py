@@ -1,13 +1,16 @@
-"""Training clips: the random crop that widens particle sizes, and clips made from cropped videos."""
+"""Training clips: the random crop that widens particle sizes, clips made from cropped videos, window clips."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from samem.engine.preprocess import self_normalised_image
+from samem.engine.windows import Window
 from samem.errors import InputError
-from samem.train.data import make_clip, random_crop
+from samem.train.data import make_clip, make_window_clip, random_crop
 from samem.train.recipe import TrainRecipe
+from samem.train.sources import SimulatedSource
 
 
 def _video(frames: int = 3, height: int = 60, width: int = 90) -> tuple[np.ndarray, np.ndarray]:
@@ -60,4 +63,55 @@ def test_recipe_rejects_bad_crop_ranges(crop):
 
 def test_recipe_round_trips_the_crop():
     recipe = TrainRecipe(crop=(0.5, 0.9))
+    assert TrainRecipe.from_dict(recipe.to_dict()) == recipe
+
+
+def _two_particles(frames: int = 4, side: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Dark 10 x 10 px squares on a noisy gradient: particle 1 at rows/columns 40-49, particle 2 at 140-149."""
+    rng = np.random.default_rng(3)
+    video = rng.normal(100.0, 5.0, size=(frames, side, side)).astype(np.float32) + np.linspace(0, 50, side)[None, None]
+    labels = np.zeros((frames, side, side), dtype=np.uint16)
+    labels[:, 40:50, 40:50], labels[:, 140:150, 140:150] = 1, 2
+    video[labels > 0] -= 60.0
+    return video, labels
+
+
+def test_a_window_clip_shows_one_particle_as_window_mode_does():
+    video, labels = _two_particles()
+    size, quantum = 64, 16
+    for seed in range(10):
+        clip = make_window_clip(video, labels, rng=np.random.default_rng(seed), frames=3, image_size=size,
+                                zoom=(8.0, 8.0), quantum=quantum)  # fmt: skip
+        assert clip is not None and clip.n_objects == 1 and clip.images.shape == (3, 3, size, size)
+        (particle,) = clip.particle_ids
+        # the window is 8 x the 10 px box (80 px), so the particle is 10 / 80 of the model image, near its centre
+        rows, cols = np.nonzero(clip.targets[0, 0].numpy())
+        assert 7 <= cols.max() - cols.min() + 1 <= 9 and 7 <= rows.max() - rows.min() + 1 <= 9
+        centre = (size - 1) / 2
+        assert abs(cols.mean() - centre) <= 4 + 1 and abs(rows.mean() - centre) <= 4 + 1  # one mask pixel + rounding
+        # the box prompt hugs the target; the other particle is 100 px away, outside the window
+        x0, y0 = clip.point_coords[0, 0].tolist()
+        x1, y1 = clip.point_coords[0, 1].tolist()
+        assert x0 <= cols.min() + 0.5 and x1 >= cols.max() - 0.5 and y0 <= rows.min() + 0.5 and y1 >= rows.max() - 0.5
+        # each frame is normalised by its own percentiles, as the tracker normalises each window: frame 1 is the
+        # self-normalised image of an 80 px window on the 5 px origin grid around the particle
+        first = 40 if particle == 1 else 140  # the particle's top-left pixel (x = y)
+        origins = [x for x in range(first - 50, first, 5) if 0 <= x <= 200 - 80]
+        candidates = [Window(x0=x, y0=y, side=80) for x in origins for y in origins]
+        assert any(
+            np.allclose(self_normalised_image(w.crop(frame), w.geometry(size)).numpy(), clip.images[1].numpy())
+            for w in candidates
+            for frame in video[1:3]  # the clip starts on frame 0 or 1
+        ), seed
+
+
+def test_window_clips_are_drawn_in_the_asked_fraction():
+    recipe = TrainRecipe(window_clips=1.0, frames=2, frame_size=(256, 256), max_particles=3, cnr=(4.0, 8.0))
+    source = SimulatedSource(recipe, image_size=64)
+    assert all(source.train_clip(1, k).n_objects == 1 for k in range(3))
+    with pytest.raises(InputError, match="window_clips must be in"):
+        TrainRecipe(window_clips=1.5)
+    with pytest.raises(InputError, match="window_zoom must satisfy"):
+        TrainRecipe(window_zoom=(8.0, 4.0))
+    recipe = TrainRecipe(window_clips=0.5, window_zoom=(5.0, 9.0))
     assert TrainRecipe.from_dict(recipe.to_dict()) == recipe

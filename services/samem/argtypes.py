@@ -67,3 +67,11 @@ def zoom_choice(text: str) -> float | str | None:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be auto, off or a number >= 1")
     return value
+
+
+def int_pair(text: str) -> tuple[int, int]:
+    """Two positive integers ``MIN,MAX`` with MIN <= MAX, e.g. ``512,1024``."""
+    values = int_list(text)
+    if len(values) != 2 or values[0] > values[1]:
+        raise argparse.ArgumentTypeError(f"{text!r} must be two integers MIN,MAX with MIN <= MAX")
+    return values[0], values[1]

@@ -34,6 +34,11 @@ class Preprocessor:
         return to_model_image(self.geometry.resize(self.normalizer(frame)))
 
 
+def self_normalised_image(frame: np.ndarray, geometry: FrameGeometry) -> Tensor:
+    """The model image of a frame normalised by its own intensity percentiles: how window mode sees each window."""
+    return to_model_image(geometry.resize(IntensityNormalizer.of_image(frame)(frame)))
+
+
 def to_model_image(resized: np.ndarray) -> Tensor:
     """A resized [S, S] image in [0, 1] as a normalised 3-channel model image [3, S, S]."""
     image = torch.from_numpy(np.ascontiguousarray(resized, dtype=np.float32))

@@ -29,7 +29,7 @@ from torch import Tensor
 
 from samem.engine.backend import Backend
 from samem.engine.memory import gather_memory, group_by_layout, select_layout
-from samem.engine.preprocess import logits_to_input, to_model_image
+from samem.engine.preprocess import logits_to_input, self_normalised_image
 from samem.engine.prompts import Prompt, make_prompt
 from samem.engine.settings import ModelSettings
 from samem.engine.state import FrameMemory, ObjectState, VideoState
@@ -37,7 +37,6 @@ from samem.engine.steps import FrameFeatures, StepOutput, previous_mask_prompt
 from samem.engine.windows import Window, check_zoom, follow, paste_logits, prompt_window, translate_mask
 from samem.errors import InputError
 from samem.io.video.geometry import FrameGeometry, ResizeMode
-from samem.io.video.normalize import IntensityNormalizer
 
 #: Returns the preprocessed model image [3, S, S] of a frame index (see :mod:`samem.engine.preprocess`), or in
 #: window mode the frame normalised to [0, 1] [height, width] (:class:`~samem.io.video.IntensityNormalizer`).
@@ -353,10 +352,7 @@ class Tracker:
                 f"frame {frame}: window mode expects the frame as read, of shape {shape}, got {image.shape}"
             )
         size = self.settings.image_size
-        crops = []
-        for window in windows:
-            crop = window.crop(image)
-            crops.append(to_model_image(window.geometry(size).resize(IntensityNormalizer.of_image(crop)(crop))))
+        crops = [self_normalised_image(window.crop(image), window.geometry(size)) for window in windows]
         return self._backend.encode_frame(torch.stack(crops))
 
     @staticmethod

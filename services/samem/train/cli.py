@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from samem.argtypes import non_negative_int, positive_float, positive_int
+from samem.argtypes import int_pair, non_negative_int, positive_float, positive_int
 
 if TYPE_CHECKING:
     from samem.train.recipe import TrainRecipe
@@ -50,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--image-size", type=positive_int, help="model input size (multiple of 16)")
     g.add_argument("--prompt-jitter", type=non_negative_int, metavar="PX",
                    help="random shift (mask pixels) of previous-mask prompts in training")  # fmt: skip
+    g.add_argument("--window-clips", type=float, metavar="FRACTION",
+                   help="fraction of clips cut as one particle's window, as window-mode tracking sees it")  # fmt: skip
+    g.add_argument("--frame-size", type=int_pair, metavar="MIN,MAX", help="range of simulated frame sides (px)")
     g.add_argument("--val-every", type=positive_int, help="validate every N steps")
     g.add_argument("--val-clips", type=non_negative_int, help="validation clips (0: no validation)")
     g.add_argument("--checkpoint-every", type=positive_int, help="write checkpoint.pt every N steps")
@@ -62,8 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 OVERRIDES = ("steps", "lr", "lr_encoder", "clips_per_step", "frames", "short_clips", "easy_steps", "max_objects",
-             "image_size", "prompt_jitter", "val_every", "val_clips", "checkpoint_every", "device", "precision",
-             "workers", "threads", "seed")  # fmt: skip
+             "image_size", "prompt_jitter", "window_clips", "frame_size", "val_every", "val_clips", "checkpoint_every",
+             "device", "precision", "workers", "threads", "seed")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,7 +3,9 @@
 A :class:`TrainingClip` holds ``T`` model images, the box prompts of the objects on its first frame (particles
 visible there, at most ``max_objects``, jittered as SAM 2 does) and their ground-truth masks on every frame at the
 model image size. Frames go through :class:`~samem.engine.preprocess.Preprocessor` with an
-:class:`~samem.io.video.IntensityNormalizer` fitted on the whole source video, as ``samem track`` does.
+:class:`~samem.io.video.IntensityNormalizer` fitted on the whole source video, as ``samem track`` does on whole
+frames. A window clip (:func:`make_window_clip`) is what window-mode tracking sees of one particle instead: the
+square window of ``zoom`` times its box around it, each frame normalised by its own percentiles.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from samem.engine.preprocess import Preprocessor
+from samem.engine.preprocess import Preprocessor, self_normalised_image
 from samem.engine.prompts import BOX_LABELS
+from samem.engine.windows import centred_window, window_side
 from samem.io.video import ArrayVideo, FrameGeometry, IntensityNormalizer
 from samem.measure import mask_box
 
@@ -110,22 +113,86 @@ def make_clip(
     if video.shape[0] < frames:
         return None
     video, labels = random_crop(video, labels, rng, crop)
-    n_frames, height, width = video.shape
+    _, height, width = video.shape
     geometry = FrameGeometry(height=height, width=width, size=image_size)
-    starts = [s for s in rng.permutation(n_frames - frames + 1) if np.any(labels[s])]
-    for start in starts:
-        ids = visible_ids(labels[start], geometry)
-        if ids:
-            break
-    else:
+    found = _start_with_particles(labels, rng, frames, geometry)
+    if found is None:
         return None
+    start, ids = found
     chosen = sorted(int(p) for p in rng.choice(ids, size=min(max_objects, len(ids)), replace=False))
-    window = slice(int(start), int(start) + frames)
+    span = slice(start, start + frames)
     prep = Preprocessor(normalizer=IntensityNormalizer.fit(ArrayVideo(video)), geometry=geometry)
-    images = torch.stack([prep(frame) for frame in video[window]])
-    targets = model_masks(labels[window], chosen, geometry)
-    boxes = geometry.boxes_to_model(np.array([mask_box(labels[start] == p) for p in chosen]))
-    boxes = jitter_boxes(boxes, rng, noise=box_noise, bound=box_noise_bound, size=image_size)
+    images = torch.stack([prep(frame) for frame in video[span]])
+    return _clip(images, labels[span], chosen, geometry, rng, box_noise=box_noise, box_noise_bound=box_noise_bound)
+
+
+def make_window_clip(
+    video: np.ndarray,
+    labels: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    frames: int,
+    image_size: int,
+    zoom: tuple[float, float],
+    quantum: int,
+    box_noise: float = 0.0,
+    box_noise_bound: float = 0.0,
+) -> TrainingClip | None:
+    """A clip of one particle as window-mode tracking sees it (:mod:`samem.engine.windows`), or None.
+
+    The particle is drawn among those visible on a random start frame; the window is ``z`` times its box (``z``
+    uniform in ``zoom``), sized and placed on the mask grid by the engine's own rules, centred on the box give or
+    take a mask pixel (at inference it is centred on the last mask), and stays put for the clip's frames; each
+    frame's window is normalised by its own percentiles, as :class:`~samem.engine.Tracker` does.
+    """
+    if video.shape[0] < frames:
+        return None
+    _, height, width = video.shape
+    native = FrameGeometry(height=height, width=width, size=max(height, width))  # visible in the input pixels
+    found = _start_with_particles(labels, rng, frames, native)
+    if found is None:
+        return None
+    start, ids = found
+    particle = int(rng.choice(ids))
+    x0, y0, x1, y1 = mask_box(labels[start] == particle)
+    side = window_side(max(x1 - x0, y1 - y0), zoom=float(rng.uniform(*zoom)), height=height, width=width,
+                       quantum=quantum)  # fmt: skip
+    shift = rng.uniform(-1.0, 1.0, size=2) * side / quantum  # up to one mask pixel each way
+    window = centred_window((x0 + x1) / 2 + shift[0], (y0 + y1) / 2 + shift[1], side=side, height=height,
+                            width=width, quantum=quantum)  # fmt: skip
+    geometry = window.geometry(image_size)
+    span = range(start, start + frames)
+    images = torch.stack([self_normalised_image(window.crop(video[t]), geometry) for t in span])
+    crops = np.stack([window.crop(labels[t]) for t in span])
+    return _clip(images, crops, [particle], geometry, rng, box_noise=box_noise, box_noise_bound=box_noise_bound)
+
+
+def _start_with_particles(
+    labels: np.ndarray, rng: np.random.Generator, frames: int, geometry: FrameGeometry
+) -> tuple[int, list[int]] | None:
+    """A random first frame of a ``frames``-long span with a particle visible at model size, and those particles."""
+    for start in rng.permutation(labels.shape[0] - frames + 1):
+        if np.any(labels[start]):
+            ids = visible_ids(labels[start], geometry)
+            if ids:
+                return int(start), ids
+    return None
+
+
+def _clip(
+    images: Tensor,
+    labels: np.ndarray,
+    chosen: list[int],
+    geometry: FrameGeometry,
+    rng: np.random.Generator,
+    *,
+    box_noise: float,
+    box_noise_bound: float,
+) -> TrainingClip:
+    """A clip from its model images, the labels of the same frames and the chosen particles (boxes on frame 0)."""
+    targets = model_masks(labels, chosen, geometry)
+    boxes = geometry.boxes_to_model(np.array([mask_box(labels[0] == p) for p in chosen]))
+    boxes = jitter_boxes(boxes, rng, noise=box_noise, bound=box_noise_bound, size=geometry.size)
     return TrainingClip(
         images=images,
         targets=torch.from_numpy(targets),

@@ -44,7 +44,9 @@ class TrainRecipe:
     inference within the temporal offsets training clips cover (:func:`samem.engine.memory.select_layout`).
     ``prompt_jitter`` moves each previous-mask prompt in training by a random shift of up to that many mask pixels
     (each axis), so that the model places the mask where the image shows the particle rather than copying the
-    prompt (copying made tracked masks lag the motion).
+    prompt (copying made tracked masks lag the motion). ``window_clips`` is the fraction of clips cut as one
+    particle's window, as window-mode tracking sees it (:func:`samem.train.data.make_window_clip`), with the window
+    side ``window_zoom`` (a uniform range) times the particle's box.
     """
 
     name: str = "custom"
@@ -80,6 +82,8 @@ class TrainRecipe:
     mask_propagation: bool = False
     clamp_pointer_offsets: bool = True
     prompt_jitter: int = 0
+    window_clips: float = 0.0
+    window_zoom: tuple[float, float] = (6.0, 10.0)
     max_particles: int = 10
     val_every: int = 250
     val_clips: int = 8
@@ -127,6 +131,9 @@ class TrainRecipe:
         c_lo, c_hi = self.crop
         _check(0.05 <= c_lo <= c_hi <= 1.0, f"crop must satisfy 0.05 <= min <= max <= 1, got {self.crop!r}")
         _check(0 <= self.short_clips <= 1, f"short_clips must be in [0, 1], got {self.short_clips!r}")
+        _check(0 <= self.window_clips <= 1, f"window_clips must be in [0, 1], got {self.window_clips!r}")
+        z_lo, z_hi = self.window_zoom
+        _check(1 <= z_lo <= z_hi, f"window_zoom must satisfy 1 <= min <= max, got {self.window_zoom!r}")
         n_lo, n_hi = self.cnr
         _check(0 < n_lo <= n_hi, f"cnr must satisfy 0 < min <= max, got {self.cnr!r}")
         _check(self.max_particles >= 1, f"max_particles must be >= 1, got {self.max_particles!r}")
@@ -156,7 +163,8 @@ class TrainRecipe:
     def from_dict(cls, values: dict[str, Any]) -> TrainRecipe:
         """The inverse of :meth:`to_dict`."""
         known = {f.name for f in dataclasses.fields(cls)}
-        fields = {k: tuple(v) if k in ("frame_size", "crop", "cnr") else v for k, v in values.items() if k in known}
+        pairs = ("frame_size", "crop", "cnr", "window_zoom")
+        fields = {k: tuple(v) if k in pairs else v for k, v in values.items() if k in known}
         return cls(**fields)
 
 

@@ -16,7 +16,7 @@ import torch
 
 from samem.errors import InputError
 from samem.sim import random_spec, simulate_video
-from samem.train.data import TrainingClip, make_clip
+from samem.train.data import TrainingClip, make_clip, make_window_clip
 from samem.train.recipe import TrainRecipe
 
 TRAIN_STREAM, VAL_STREAM = 0, 1
@@ -46,6 +46,19 @@ def _clip_frames(rng: np.random.Generator, recipe: TrainRecipe) -> int:
 def _training_clip(
     video: LabelledVideo, rng: np.random.Generator, recipe: TrainRecipe, image_size: int, frames: int
 ) -> TrainingClip | None:
+    # drawn only when window clips are asked for, so that other recipes draw the clips they always drew
+    if recipe.window_clips > 0 and rng.uniform() < recipe.window_clips:
+        return make_window_clip(
+            video.video,
+            video.labels,
+            rng=rng,
+            frames=frames,
+            image_size=image_size,
+            zoom=recipe.window_zoom,
+            quantum=image_size // 4,
+            box_noise=recipe.box_noise,
+            box_noise_bound=recipe.box_noise_bound,
+        )
     return make_clip(
         video.video,
         video.labels,

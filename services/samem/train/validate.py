@@ -1,4 +1,7 @@
-"""Validation with the inference engine itself: box prompts on frame 0, the engine Tracker, mean IoU J."""
+"""Validation with the inference engine itself: box prompts on frame 0, the engine Tracker, mean IoU J.
+
+Tracked as ``samem track`` would: in windows when the particles are small in the frame (``zoom="auto"``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from samem.engine import LocalBackend, Preprocessor, Tracker
+from samem.engine import LocalBackend, Preprocessor, Prompt, Tracker
+from samem.engine.windows import auto_zoom
 from samem.io.video import ArrayVideo, FrameGeometry, IntensityNormalizer
 from samem.measure import mask_box
 from samem.train.data import visible_ids
@@ -28,11 +32,18 @@ def video_ious(model: torch.nn.Module, video: LabelledVideo, *, max_objects: int
     ids = visible_ids(video.labels[0], geometry)[:max_objects]
     if not ids:
         return []
+    boxes = [mask_box(video.labels[0] == p) for p in ids]
+    zoom = auto_zoom([Prompt(box=box) for box in boxes], height=height, width=width)
+    tracker = Tracker(LocalBackend(model), height=height, width=width, num_frames=n_frames, zoom=zoom)
+    tracker.add_boxes(0, ids, boxes)
     prep = Preprocessor(normalizer=IntensityNormalizer.fit(ArrayVideo(video.video)), geometry=geometry)
-    tracker = Tracker(LocalBackend(model), height=height, width=width, num_frames=n_frames)
-    tracker.add_boxes(0, ids, [mask_box(video.labels[0] == p) for p in ids])
+
+    def frame(t: int) -> torch.Tensor | np.ndarray:
+        """The model image of frame ``t``; in window mode the frame as read (the tracker cuts the windows)."""
+        return prep(video.video[t]) if zoom is None else np.asarray(video.video[t], dtype=np.float32)
+
     ious = []
-    for result in tracker.propagate(lambda t: prep(video.video[t])):
+    for result in tracker.propagate(frame):
         for k, pid in enumerate(result.particle_ids):
             ious.append(frame_iou(result.masks[k], video.labels[result.frame] == pid))
     return ious
