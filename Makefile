@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo_out
 
-.PHONY: setup demo test lint bench clean proto redis browser
+.PHONY: setup demo test lint bench clean proto redis browser device-kit
 
 setup: $(STAMP)
 
@@ -52,6 +52,13 @@ proto: setup
 
 bench: setup
 	$(BIN)/python bench/bench_msd.py
+
+# Wheels for bench/device_run.sh on the `device` tool's GPU machine (Python 3.12, torch there): SAM 2's code, built
+# without its CUDA extension, and its pure-Python needs, into .whl/ (git-ignored; about 0.7 MB).
+device-kit: setup
+	rm -rf .whl && mkdir -p .whl
+	SAM2_BUILD_CUDA=0 $(BIN)/pip wheel -q --no-deps --no-build-isolation -w .whl sam2==1.1.0 hydra-core==1.3.8 \
+		omegaconf==2.3.1 antlr4-python3-runtime==4.9.3 iopath==0.1.10 mrcfile==1.5.4
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info services/*.egg-info

@@ -1,6 +1,7 @@
 """Benchmark: samem's tracking engine against upstream SAM 2's SAM2VideoPredictor, and the engine's peak memory.
 
-Speed: the same compact weights (``samem-compact:random``, 4.4 M parameters, 512 px), the same simulated LPTEM clip
+Speed: the same weights (``--model``, default ``samem-compact:random``, 4.4 M parameters, 512 px; on a GPU also
+``sam2.1_hiera_l:random``, 1024 px), the same simulated LPTEM clip
 (384 x 512, boxes around the ground-truth masks on frame 0), the same preprocessed frames, the same machine and run,
 at 1, 3 and 8 objects. The engine (``Tracker(LocalBackend(model))``) reads every frame lazily from the TIFF through a
 :class:`Preprocessor` and returns masks at input resolution; upstream gets the same model images in memory (what its
@@ -18,7 +19,7 @@ placeholder; both models get the object-score head's output bias raised by OBJEC
 count as present and the agreement check compares real mask logits (the computation is the same either way).
 
 Run: .venv/bin/python bench/bench_engine.py [--frames N] [--repeats R] [--memory-frames SHORT LONG]
-[--skip-speed] [--skip-memory] [--device cpu|cuda] [--precision fp32|bf16]
+[--skip-speed] [--skip-memory] [--device cpu|cuda] [--precision fp32|bf16] [--model NAME:random]
 
 On a GPU (``--device cuda``) upstream's per-object loop launches every kernel once per object, where the engine
 launches each once per frame for all objects; both wait for every frame's masks before the next is timed.
@@ -54,7 +55,7 @@ from samem.model import build_model, parse_model_spec
 from samem.model.build import INFERENCE_OVERRIDES
 from samem.sim import layout_spec, write_video
 
-MODEL = "samem-compact:random"
+MODEL = "samem-compact:random"  # --model: any NAME:random, e.g. sam2.1_hiera_l:random (1024 px) on a GPU
 SEED = 0
 OBJECT_SCORE_BIAS = 1.0  # added to the object-score head's output bias (see the module docstring)
 SCORE_HEAD = "sam_mask_decoder.pred_obj_score_head.layers.2.bias"
@@ -104,18 +105,18 @@ def preprocessor(reader: VideoReader, image_size: int) -> Preprocessor:
 # ----- models -----
 
 
-def engine_model(device: str = "cpu") -> torch.nn.Module:
-    """The compact model with seeded random weights and the raised object-score bias, in eval mode."""
-    model = build_model(MODEL, seed=SEED, device=device).model
+def engine_model(device: str = "cpu", spec: str = MODEL) -> torch.nn.Module:
+    """The model of ``spec`` (seeded random weights) with the raised object-score bias, in eval mode."""
+    model = build_model(spec, seed=SEED, device=device).model
     with torch.no_grad():
         model.get_parameter(SCORE_HEAD).add_(OBJECT_SCORE_BIAS)
     return model
 
 
-def upstream_predictor(model: torch.nn.Module) -> torch.nn.Module:
+def upstream_predictor(model: torch.nn.Module, spec: str = MODEL) -> torch.nn.Module:
     """Upstream's SAM2VideoPredictor built from the same config and overrides, with ``model``'s weights."""
     config = OmegaConf.merge(
-        OmegaConf.load(parse_model_spec(MODEL).config_path),
+        OmegaConf.load(parse_model_spec(spec).config_path),
         {"model": {**INFERENCE_OVERRIDES, **UPSTREAM_EXTRA, "_target_": UPSTREAM_PREDICTOR}},
     )
     OmegaConf.resolve(config)
@@ -278,9 +279,9 @@ def speed(args: argparse.Namespace, workdir: Path) -> list[SpeedRow]:
         px_nm=SPEED_PX_NM,
         n_particles=SPEED_PARTICLES,
     )
-    model = engine_model(args.device)
+    model = engine_model(args.device, args.model)
     backend = LocalBackend(model, precision=args.precision)
-    predictor = upstream_predictor(model)
+    predictor = upstream_predictor(model, args.model)
     size = backend.settings.image_size
     warmup = min(WARMUP_FRAMES, n)
     folders = {k: placeholder_jpegs(workdir / f"jpg{k}", k) for k in sorted({warmup, n})}
@@ -410,7 +411,7 @@ def memory(args: argparse.Namespace, workdir: Path) -> list[MemoryRow]:
 # ----- report -----
 
 
-def hardware() -> None:
+def hardware(spec: str) -> None:
     sam2_version = importlib.metadata.version("sam2")
     print(cpu_line())
     if torch.cuda.is_available():
@@ -419,9 +420,9 @@ def hardware() -> None:
         f"python {platform.python_version()}, torch {torch.__version__} ({torch.get_num_threads()} threads,"
         f" default), sam2 {sam2_version}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
     )
-    model = engine_model()
+    model = engine_model(spec=spec)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"model: {MODEL} (seed {SEED}), {n_params / 1e6:.2f} M parameters, {model.image_size} px input")
+    print(f"model: {spec} (seed {SEED}), {n_params / 1e6:.2f} M parameters, {model.image_size} px input")
 
 
 def table(speed_rows: list[SpeedRow], memory_rows: list[MemoryRow]) -> None:
@@ -469,6 +470,7 @@ def main() -> None:
         metavar=("SHORT", "LONG"),
         help="video lengths of the memory runs (default 200 2000)",
     )
+    parser.add_argument("--model", default=MODEL, help=f"NAME:random of the speed part (default {MODEL})")
     parser.add_argument("--device", default="cpu", help="torch device of both models in the speed part (default cpu)")
     parser.add_argument(
         "--precision",
@@ -487,7 +489,7 @@ def main() -> None:
     if args.frames < 2 or args.repeats < 1 or min(args.memory_frames) < 2:
         parser.error("--frames and --memory-frames need at least 2 frames, --repeats at least 1")
     start = time.perf_counter()
-    hardware()
+    hardware(args.model)
     speed_rows: list[SpeedRow] = []
     memory_rows: list[MemoryRow] = []
     with tempfile.TemporaryDirectory(prefix="bench_engine_") as tmp:

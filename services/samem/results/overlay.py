@@ -6,7 +6,6 @@ import os
 from collections import deque
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
@@ -52,7 +51,10 @@ class OverlayWriter:
         scale = min(1.0, max_side / max(height, width))
         self.scale = scale
         self.size = (max(2, round(width * scale) // 2 * 2), max(2, round(height * scale) // 2 * 2))
+        import av  # PyAV (FFmpeg) loads only when a preview is written
+
         self._container = av.open(str(self.path), mode="w")
+        self._video_frame = av.VideoFrame.from_ndarray
         self._stream = self._container.add_stream(codec, rate=max(1, round(fps)))
         self._stream.width, self._stream.height = self.size
         self._stream.pix_fmt = self._pix_fmt
@@ -91,7 +93,7 @@ class OverlayWriter:
                 (x + 8, y - 8), str(particle), fill=colour_of(particle), font=self._font, stroke_width=2,
                 stroke_fill=(0, 0, 0), anchor="lb",
             )
-        video_frame = av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24")
+        video_frame = self._video_frame(np.asarray(image), format="rgb24")
         for packet in self._stream.encode(video_frame):
             self._container.mux(packet)
 

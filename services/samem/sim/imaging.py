@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 
-import imagecodecs
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
@@ -81,6 +80,8 @@ class Quantizer:
         scaled = (counts - self.low) * (255.0 / (self.high - self.low))
         image = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
         if self.mode == "jpeg":
+            import imagecodecs  # loaded only for JPEG artefacts
+
             image = imagecodecs.jpeg8_decode(imagecodecs.jpeg8_encode(image, level=self.jpeg_quality))
         return image
 

@@ -9,10 +9,15 @@ from pathlib import Path
 from samem.errors import InputError
 from samem.io.video.base import VideoReader
 from samem.io.video.folder import FolderReader
-from samem.io.video.movie import MovieReader
 from samem.io.video.mrc import MrcReader
 from samem.io.video.ser import SerReader
 from samem.io.video.tiff import TiffReader
+
+
+def _movie(path: Path) -> VideoReader:
+    from samem.io.video.movie import MovieReader  # PyAV (FFmpeg) loads only for movies
+
+    return MovieReader(path)
 
 
 def _dm(path: Path) -> VideoReader:
@@ -34,10 +39,10 @@ def _emd(path: Path) -> VideoReader:
 _READERS: dict[str, Callable[[Path], VideoReader]] = {
     ".tif": TiffReader,
     ".tiff": TiffReader,
-    ".mp4": MovieReader,
-    ".avi": MovieReader,
-    ".mov": MovieReader,
-    ".mkv": MovieReader,
+    ".mp4": _movie,
+    ".avi": _movie,
+    ".mov": _movie,
+    ".mkv": _movie,
     ".dm3": _dm,
     ".dm4": _dm,
     ".ser": SerReader,
