@@ -3,6 +3,7 @@ import argparse
 import pytest
 
 from samem.argtypes import (
+    float_pair,
     int_list,
     int_pair,
     non_negative_float,
@@ -17,7 +18,7 @@ from samem.argtypes import (
     ("parse", "text", "value"),
     [(positive_float, "0.5", 0.5), (non_negative_float, "0", 0.0), (positive_int, "3", 3), (non_negative_int, "0", 0),
      (zoom_choice, "auto", "auto"), (zoom_choice, "off", None), (zoom_choice, "4", 4.0), (zoom_choice, "1", 1.0),
-     (int_pair, "512,1024", (512, 1024)), (int_pair, "64,64", (64, 64))],
+     (int_pair, "512,1024", (512, 1024)), (int_pair, "64,64", (64, 64)), (float_pair, "3,10.5", (3.0, 10.5))],
 )
 def test_good_values_are_parsed(parse, text, value) -> None:
     assert parse(text) == value
@@ -39,6 +40,9 @@ def test_good_values_are_parsed(parse, text, value) -> None:
         (int_list, "0,4", "integers > 0"),
         (int_pair, "1024,512", "MIN <= MAX"),
         (int_pair, "1,2,3", "two integers"),
+        (float_pair, "10,3", "MIN <= MAX"),
+        (float_pair, "3", "two numbers"),
+        (float_pair, "3,x", "is not a number"),
         (zoom_choice, "0.5", "auto, off or a number >= 1"),
         (zoom_choice, "big", "is not a number"),
         (zoom_choice, "inf", "finite"),

@@ -16,27 +16,32 @@ from samem.sim import layout_spec, simulate_video
 from samem.tracking import track
 from samem.tracking.prompts import PromptSpec
 
-# measured when the weights were committed: frame 0 (box prompts) J 0.82, all 12 frames 0.54
+# measured when the weights were committed (stage 3, compact-window): frame 0 (box prompts) J 0.83, all 12 frames
+# 0.56 (stage 2's weights: 0.82 and 0.54)
 MIN_J_PROMPTED = 0.75
 MIN_J = 0.45
-# small particles in a large frame, tracked in windows (zoom "auto" picks 8): frame 0 J 0.88, 20 frames 0.46
-# (whole frames: 0.73 and 0.18). A hard clip: 150 nm of water, 4.5 px steps per frame, neighbours in each window.
-# Normalising each window by its own percentiles lowered its 20-frame J from 0.68 while it raised the mean J of
-# bench/bench_domain.py from 0.505 to 0.548 and of the test videos by 0.04-0.06 (see Tracker._window_features).
-MIN_J_WINDOWS_PROMPTED = 0.8
-MIN_J_WINDOWS = 0.4
+# small particles in large frames, tracked in windows (zoom "auto" picks 8), pooled over 8 clips (seeds 11-18):
+# frame 0 J 0.895, 20 frames 0.674 (stage 2's weights: 0.899 and 0.682). Hard clips: 4.5 px steps per frame,
+# neighbours in the windows; single clips swing either way (seed 11: 0.46 with stage 2's weights, 0.35 with stage
+# 3's), hence the pool.
+WINDOW_SEEDS = range(11, 19)
+MIN_J_WINDOWS_PROMPTED = 0.85
+MIN_J_WINDOWS = 0.62
 MAX_BYTES = 25 * 2**20
 
 
-def _clip(side: int = 256, n_frames: int = 12, size_nm: tuple[float, float] = (20.0, 30.0)):
-    spec = layout_spec(seed=11, width=side, height=side, n_frames=n_frames, n_particles=3, shape="sphere",
+def _clip(side: int = 256, n_frames: int = 12, size_nm: tuple[float, float] = (20.0, 30.0), seed: int = 11):
+    spec = layout_spec(seed=seed, width=side, height=side, n_frames=n_frames, n_particles=3, shape="sphere",
                        size_nm=size_nm)  # fmt: skip
     return simulate_video(spec)
 
 
+def _frame_js(masks: np.ndarray, labels: np.ndarray, particles, frames) -> list[float]:
+    return [jaccard(masks[t] == p, labels[t] == p) for t in frames for p in particles if (labels[t] == p).any()]
+
+
 def _mean_j(masks: np.ndarray, labels: np.ndarray, particles, frames) -> float:
-    return float(np.mean([jaccard(masks[t] == p, labels[t] == p) for t in frames for p in particles
-                          if (labels[t] == p).any()]))  # fmt: skip
+    return float(np.mean(_frame_js(masks, labels, particles, frames)))
 
 
 def test_shipped_weights_are_the_default_and_small():
@@ -63,10 +68,15 @@ def test_shipped_model_follows_its_prompts_on_a_fixed_clip():
 
 
 def test_shipped_model_tracks_small_particles_of_a_large_frame_in_windows():
-    clip = _clip(side=512, n_frames=20, size_nm=(8.0, 12.0))  # 16-24 px particles in 512 px frames
-    boxes = label_boxes(clip.labels[0])
-    prompts = [PromptSpec(particle=int(pid), frame=0, box=tuple(box)) for pid, box in boxes.items()]
-    result = track(clip.video, prompts, return_masks=True, overlay=None)
-    assert result.run["zoom"] == 8.0  # "auto" chose windows
-    assert _mean_j(result.masks, clip.labels, boxes, [0]) >= MIN_J_WINDOWS_PROMPTED
-    assert _mean_j(result.masks, clip.labels, boxes, range(20)) >= MIN_J_WINDOWS
+    loaded = build_model(DEFAULT_MODEL)
+    prompted, tracked = [], []
+    for seed in WINDOW_SEEDS:
+        clip = _clip(side=512, n_frames=20, size_nm=(8.0, 12.0), seed=seed)  # 16-24 px particles in 512 px frames
+        boxes = label_boxes(clip.labels[0])
+        prompts = [PromptSpec(particle=int(pid), frame=0, box=tuple(box)) for pid, box in boxes.items()]
+        result = track(clip.video, prompts, model=loaded, return_masks=True, overlay=None)
+        assert result.run["zoom"] == 8.0  # "auto" chose windows
+        prompted += _frame_js(result.masks, clip.labels, boxes, [0])
+        tracked += _frame_js(result.masks, clip.labels, boxes, range(20))
+    assert np.mean(prompted) >= MIN_J_WINDOWS_PROMPTED
+    assert np.mean(tracked) >= MIN_J_WINDOWS

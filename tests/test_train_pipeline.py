@@ -50,14 +50,15 @@ def test_an_interrupted_pipeline_resumes_to_the_same_weights(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_samem_train_compact_runs_both_stages_with_overrides(tmp_path, capsys):
+def test_samem_train_compact_runs_every_stage_with_overrides(tmp_path, capsys):
     out = tmp_path / "compact"
     args = ["train", "--no-progress", "--out", str(out), "--steps", "1", "--image-size", "64", "--frames", "2",
             "--objects", "2", "--val-clips", "0", "--threads", "1"]  # fmt: skip
     assert main(args) == 0
     assert "finished" in capsys.readouterr().out
-    base, track = PIPELINES["compact"]
+    base, track, window = PIPELINES["compact"]
     assert base.name == "compact-base" and track.name == "compact-track" and track.mask_propagation
+    assert window.name == "compact-window" and window.mask_propagation and window.window_clips > 0
     for k, recipe in enumerate(PIPELINES["compact"]):
         saved = json.loads((stage_dir(out, k, recipe) / "recipe.json").read_text())["recipe"]
         assert saved["name"] == recipe.name and saved["steps"] == 1 and saved["image_size"] == 64

@@ -75,3 +75,14 @@ def int_pair(text: str) -> tuple[int, int]:
     if len(values) != 2 or values[0] > values[1]:
         raise argparse.ArgumentTypeError(f"{text!r} must be two integers MIN,MAX with MIN <= MAX")
     return values[0], values[1]
+
+
+def float_pair(text: str) -> tuple[float, float]:
+    """Two finite numbers ``MIN,MAX`` with MIN <= MAX, e.g. ``6,10``."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r} must be two numbers MIN,MAX")
+    low, high = (float(_number(part, float)) for part in parts)
+    if low > high:
+        raise argparse.ArgumentTypeError(f"{text!r} must be two numbers MIN,MAX with MIN <= MAX")
+    return low, high

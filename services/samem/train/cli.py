@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from samem.argtypes import int_pair, non_negative_int, positive_float, positive_int
+from samem.argtypes import float_pair, int_pair, non_negative_int, positive_float, positive_int
 
 if TYPE_CHECKING:
     from samem.train.recipe import TrainRecipe
@@ -23,14 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Full-model training with box prompts on the first frame of each clip and SAM 2's per-frame losses."
             " Writes OUT/checkpoint.pt (latest weights + training state), OUT/model.pt (final weights, SAM 2"
             " format), OUT/log.jsonl, OUT/val.jsonl and OUT/recipe.json. Recipes: compact (samem-compact from"
-            " scratch on a CPU in two stages, compact-base then compact-track, each in OUT/<k>-<stage>/, final"
-            " weights in OUT/model.pt), compact-base, compact-track, sam2.1-finetune (SAM-EM's setting on a GPU;"
-            " needs --model NAME:CHECKPOINT)."
+            " scratch on a CPU in three stages, compact-base, compact-track and compact-window, each in"
+            " OUT/<k>-<stage>/, final weights in OUT/model.pt), compact-base, compact-track, compact-window,"
+            " sam2.1-finetune (SAM-EM's setting on a GPU; needs --model NAME:CHECKPOINT)."
         ),
     )
     p.add_argument(
         "--recipe",
-        help="compact, compact-base, compact-track or sam2.1-finetune (default compact; resuming: the saved one)",
+        help="compact, compact-base, compact-track, compact-window or sam2.1-finetune (default compact; resuming:"
+        " the saved one)",
     )
     p.add_argument("--model", metavar="NAME[:CHECKPOINT]", help="initial weights, e.g. sam2.1_hiera_l:/path/ckpt.pt")
     p.add_argument("--dataset", metavar="DIR", help="train on DIR/{train,val} from `samem simulate --dataset`")
@@ -52,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="random shift (mask pixels) of previous-mask prompts in training")  # fmt: skip
     g.add_argument("--window-clips", type=float, metavar="FRACTION",
                    help="fraction of clips cut as one particle's window, as window-mode tracking sees it")  # fmt: skip
+    g.add_argument("--window-zoom", type=float_pair, metavar="MIN,MAX",
+                   help="range of window side / particle size of window clips")  # fmt: skip
     g.add_argument("--frame-size", type=int_pair, metavar="MIN,MAX", help="range of simulated frame sides (px)")
     g.add_argument("--val-every", type=positive_int, help="validate every N steps")
     g.add_argument("--val-clips", type=non_negative_int, help="validation clips (0: no validation)")
@@ -65,8 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 OVERRIDES = ("steps", "lr", "lr_encoder", "clips_per_step", "frames", "short_clips", "easy_steps", "max_objects",
-             "image_size", "prompt_jitter", "window_clips", "frame_size", "val_every", "val_clips", "checkpoint_every",
-             "device", "precision", "workers", "threads", "seed")  # fmt: skip
+             "image_size", "prompt_jitter", "window_clips", "window_zoom", "frame_size", "val_every", "val_clips",
+             "checkpoint_every", "device", "precision", "workers", "threads", "seed")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,11 +17,11 @@ from samem.errors import InputError, OutputError
 from samem.io.output import atomic_write
 from samem.model.registry import parse_model_spec
 from samem.train.checkpoint import CHECKPOINT, FINAL_MODEL
-from samem.train.recipe import COMPACT, COMPACT_TRACK, TrainRecipe
+from samem.train.recipe import COMPACT, COMPACT_TRACK, COMPACT_WINDOW, TrainRecipe
 from samem.train.trainer import TrainResult, train
 
 #: Named pipelines; ``samem train --recipe NAME`` runs one like a recipe.
-PIPELINES: dict[str, tuple[TrainRecipe, ...]] = {"compact": (COMPACT, COMPACT_TRACK)}
+PIPELINES: dict[str, tuple[TrainRecipe, ...]] = {"compact": (COMPACT, COMPACT_TRACK, COMPACT_WINDOW)}
 
 
 def stage_dir(out_dir: str | os.PathLike[str], index: int, recipe: TrainRecipe) -> Path:
