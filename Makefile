@@ -53,12 +53,20 @@ proto: setup
 bench: setup
 	$(BIN)/python bench/bench_msd.py
 
-# Wheels for bench/device_run.sh on the `device` tool's GPU machine (Python 3.12, torch there): SAM 2's code, built
-# without its CUDA extension, and its pure-Python needs, into .whl/ (git-ignored; about 0.7 MB).
+# What bench/device_run.sh needs on the `device` tool's GPU machine (Python 3.12, torch there), into .whl/ (git-ignored,
+# about 30 MB): SAM 2's code, built without its CUDA extension, and its pure-Python needs; python-rapidjson for
+# Python 3.12 and setuptools < 81 for tritonclient; and triton-kit.tar.xz, this venv's tritonclient plus the parts of
+# the nvidia-pytriton wheel a server with the python backend needs (the wheel itself, 55 MB, would not travel).
+KIT_SITE = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 device-kit: setup
 	rm -rf .whl && mkdir -p .whl
 	SAM2_BUILD_CUDA=0 $(BIN)/pip wheel -q --no-deps --no-build-isolation -w .whl sam2==1.1.0 hydra-core==1.3.8 \
-		omegaconf==2.3.1 antlr4-python3-runtime==4.9.3 iopath==0.1.10 mrcfile==1.5.4
+		omegaconf==2.3.1 antlr4-python3-runtime==4.9.3 iopath==0.1.10 mrcfile==1.5.4 setuptools==80.10.2
+	$(BIN)/pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 -d .whl python-rapidjson==1.25
+	tar -cJf .whl/triton-kit.tar.xz -C $(KIT_SITE) --exclude='libpython3*' --exclude=__pycache__ tritonclient \
+		nvidia_pytriton.libs pytriton/__init__.py pytriton/tritonserver/bin pytriton/tritonserver/backends \
+		pytriton/tritonserver/python_backend_stubs/3.12
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info services/*.egg-info

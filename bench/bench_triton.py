@@ -20,7 +20,7 @@ by OBJECT_SCORE_BIAS (as in bench_engine.py) and the patched weights are written
 both the process and the server load.
 
 Run: .venv/bin/python bench/bench_triton.py [--frames N] [--objects K] [--videos V] [--threads T]
-[--image-size S] [--model NAME[:CHECKPOINT]] [--device cpu|cuda]
+[--image-size S] [--model NAME[:CHECKPOINT]] [--device cpu|cuda] [--precision fp32|bf16]
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def report(runs: list[Run], args: argparse.Namespace) -> None:
     print(
         f"{args.frames} frames of {HEIGHT} x {WIDTH}, {args.objects} objects, model {args.model} at {args.size} px,"
         f" {args.threads} PyTorch thread(s) per model, {args.instances} Triton instance(s) per step, device"
-        f" {args.device}\n"
+        f" {args.device}, {args.precision}\n"
     )
     print(
         "| backend | videos | frames/s | / in-process | latency p50 (ms) | latency p95 (ms) | tensor bytes/frame"
@@ -198,6 +198,7 @@ def main() -> None:
     parser.add_argument("--model", default="samem-compact:random", help="NAME[:CHECKPOINT] (default compact, random)")
     parser.add_argument("--image-size", type=int, help="model input size (default: the model's)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="both sides (default fp32)")
     parser.add_argument("--instances", type=int, default=1, help="Triton instances of each step model (default 1)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -216,15 +217,19 @@ def main() -> None:
         size = args.size = int(loaded.model.image_size)
         model = build_model(spec, image_size=size, device=args.device).model
         n_params = sum(p.numel() for p in model.parameters())
-        print(f"model {args.model} ({n_params / 1e6:.2f} M parameters) at {size} px, {args.threads} thread(s)")
+        print(
+            f"model {args.model} ({n_params / 1e6:.2f} M parameters) at {size} px, {args.threads} thread(s),"
+            f" {args.device}, {args.precision}"
+        )
         boxes, images = make_inputs(workdir, args.frames, args.objects, size)
         write_repository(
-            workdir / "repository", spec, image_size=size, seed=SEED, device=args.device, instances=args.instances
+            workdir / "repository", spec, image_size=size, seed=SEED, device=args.device, precision=args.precision,
+            instances=args.instances,
         )
         server = TritonServer(workdir / "repository", threads=args.threads, log_path=workdir / "triton.log")
         server.start()
         print(f"tritonserver ready on {server.grpc_url} after {time.perf_counter() - start:.0f} s", flush=True)
-        local = LocalBackend(model)
+        local = LocalBackend(model, precision=args.precision)
         runs = []
         try:
             for videos in (1, args.videos):

@@ -10,6 +10,7 @@ from samem.engine import LocalBackend
 from samem.evaluate.segmentation import jaccard
 from samem.measure import label_boxes
 from samem.model import build_model
+from samem.serving.step_runner import StepRunner
 from samem.sim import layout_spec, simulate_video
 from samem.tracking import track
 from samem.tracking.prompts import PromptSpec
@@ -51,3 +52,17 @@ def test_bf16_steps_return_float32() -> None:
 def test_an_unknown_precision_is_refused() -> None:
     with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
         LocalBackend(build_model("samem-compact:random", image_size=64).model, precision="fp16")  # type: ignore[arg-type]
+
+
+def test_a_served_step_in_bf16_equals_the_local_backend_in_bf16() -> None:
+    """The Triton python backend's step runner runs the same autocast as the local backend, float32 out."""
+    model = build_model("samem-compact:random", image_size=64).model
+    image = torch.rand(1, 3, 64, 64)
+    local = {p: LocalBackend(model, precision=p).encode_frame(image).image_embed for p in ("fp32", "bf16")}
+    served = {p: StepRunner(model, "encode_frame", precision=p)({"image": image.numpy()}) for p in ("fp32", "bf16")}
+    assert {a.dtype for out in served.values() for a in out.values()} == {np.dtype(np.float32)}
+    for p in ("fp32", "bf16"):
+        assert np.array_equal(served[p]["image_embed"], local[p].float().numpy())
+    assert not np.array_equal(served["bf16"]["image_embed"], served["fp32"]["image_embed"])
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
+        StepRunner(model, "encode_frame", precision="fp16")  # type: ignore[arg-type]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -162,3 +165,39 @@ def test_a_missing_repository_is_refused_before_starting(tmp_path: Path) -> None
 def test_write_repository_refuses_version_zero(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="model version must be >= 1, got 0"):
         write_repository(tmp_path / "repo", "samem-compact:random", version=0)
+
+
+def test_export_records_the_precision_and_refuses_it_for_onnx(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "repo"
+    args = ["export", "--model", "samem-compact:random", "--image-size", str(SIZE), "--precision", "bf16"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "(cpu, bf16)" in capsys.readouterr().out
+    config = _parse((out / model_name("track_frame") / "config.pbtxt").read_text())
+    assert ServedModel.from_json(config.parameters[MODEL_KEY].string_value).precision == "bf16"
+    assert main([*args, "--variant", "onnx", "--out", str(tmp_path / "onnx")]) == 2
+    assert "precision applies to the python variant" in capsys.readouterr().err
+    assert not (tmp_path / "onnx").exists()
+    with pytest.raises(InputError, match="precision must be one of fp32, bf16, got 'fp16'"):
+        write_repository(tmp_path / "fp16", "samem-compact:random", precision="fp16")  # type: ignore[arg-type]
+
+
+def test_generated_model_files_apply_pythonpath_in_an_isolated_interpreter(tmp_path: Path) -> None:
+    """Triton's stub embeds an isolated interpreter (PYTHONPATH ignored); model.py must apply PYTHONPATH itself.
+
+    ``python -I`` ignores PYTHONPATH the same way; the backend's utility module exists only on that PYTHONPATH
+    (an empty stand-in: this checks the import path, not the backend).
+    """
+    repo = write_repository(tmp_path / "repo", "samem-compact:random", image_size=SIZE)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "triton_python_backend_utils.py").write_text("")
+    model_file = repo.path / model_name("encode_frame") / "1" / "model.py"
+    env = {**os.environ, "PYTHONPATH": str(outside)}
+    run = subprocess.run([sys.executable, "-I", str(model_file)], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    stripped = model_file.read_text().replace("sys.path[:0]", "_ignored")
+    model_file.write_text(stripped)
+    run = subprocess.run([sys.executable, "-I", str(model_file)], env=env, capture_output=True, text=True)
+    assert "No module named 'triton_python_backend_utils'" in run.stderr

@@ -96,8 +96,8 @@ def test_window_mode_through_triton_equals_in_process_window_mode(triton: Triton
     assert (ref_scores > 0).any()
     assert np.array_equal(logits > 0, ref_logits > 0)
     assert float(np.abs(logits - ref_logits).max()) <= 1e-5
-    # per-window requests vs one batch: float32 rounding of the test weights' scores (~300, gain 5000) only
-    np.testing.assert_allclose(scores, ref_scores, rtol=2e-6, atol=1e-5)
+    # per-window requests vs one batch: float32 rounding of the test weights' scores (~300, gain 5000; 2e-6 here) only
+    np.testing.assert_allclose(scores, ref_scores, rtol=1e-5, atol=1e-5)
 
 
 def test_every_step_model_names_the_checkpoint_and_its_hash(

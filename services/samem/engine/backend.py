@@ -52,6 +52,20 @@ Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
 
 
+def check_precision(precision: str) -> Precision:
+    """``precision`` if it is one of :data:`PRECISIONS`; else ``ValueError``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def inference(device: torch.device, precision: Precision) -> Iterator[None]:
+    """Inference mode on ``device``, under bfloat16 autocast when ``precision`` is ``bf16``."""
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        yield
+
+
 def _as_float32(out: StepOutput) -> StepOutput:
     """``out`` with every tensor in float32 (what the tracker and its state expect)."""
     return StepOutput(
@@ -73,19 +87,13 @@ class LocalBackend:
     def __init__(self, model: torch.nn.Module, *, precision: Precision = "fp32") -> None:
         if model.training:
             raise ValueError("LocalBackend needs a model in eval mode (call model.eval())")
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.model = model
-        self.precision = precision
+        self.precision = check_precision(precision)
         self._settings = ModelSettings.from_model(model)
         self._device = next(model.parameters()).device
 
-    @contextlib.contextmanager
-    def _running(self) -> Iterator[None]:
-        """Inference mode, and bfloat16 autocast when asked for."""
-        bf16 = self.precision == "bf16"
-        with torch.inference_mode(), torch.autocast(self._device.type, dtype=torch.bfloat16, enabled=bf16):
-            yield
+    def _running(self) -> contextlib.AbstractContextManager[None]:
+        return inference(self._device, self.precision)
 
     @property
     def settings(self) -> ModelSettings:

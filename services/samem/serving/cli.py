@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=positive_int, help="input size (default: the checkpoint's or config's)")
     p.add_argument("--version", type=positive_int, default=1, help="model version directory (default 1)")
     p.add_argument("--max-batch-size", type=positive_int, default=4, help="frames per batched encode (default 4)")
+    p.add_argument(
+        "--precision", choices=("fp32", "bf16"), default="fp32", help="python variant: fp32 (default) or bf16 autocast"
+    )
     p.add_argument("--instances", type=positive_int, default=1, help="instances of each step model (default 1)")
     p.add_argument("--device", default="cpu", help="where the python variant runs PyTorch: cpu (default) or cuda[:N]")
     p.set_defaults(handler=run_export)
@@ -59,12 +62,14 @@ def run_export(args: argparse.Namespace) -> int:
         version=args.version,
         max_batch_size=args.max_batch_size,
         device=args.device,
+        precision=args.precision,
         instances=args.instances,
     )
     served = repo.served
     print(
         f"wrote the {repo.variant} repository (version {repo.version}) of {served.spec} at"
-        f" {served.settings.image_size} px to {repo.path}; checkpoint SHA-256 {served.checkpoint_sha256 or 'none'}"
+        f" {served.settings.image_size} px ({served.device}, {served.precision}) to {repo.path}; checkpoint SHA-256"
+        f" {served.checkpoint_sha256 or 'none'}"
     )
     if repo.parity is not None:
         worst = ", ".join(f"{step} {diff:.1e}" for step, diff in repo.parity.items())

@@ -14,13 +14,29 @@ import logging
 from typing import Any
 
 import numpy as np
+import torch
 import triton_python_backend_utils as pb_utils
+from torch.utils.dlpack import to_dlpack
 
 from samem.model import build_model
 from samem.serving.spec import MODEL_KEY, STEP_KEY, ServedModel, step_tensors
 from samem.serving.step_runner import StepRunner
 
 log = logging.getLogger(__name__)
+
+
+def _array(tensor: Any) -> np.ndarray:
+    """A request tensor as numpy, through DLPack.
+
+    The backend's own ``as_numpy`` and ``Tensor(name, array)`` are built against numpy 1's ABI: under numpy 2 they
+    read inputs wrongly and send outputs empty (seen on a GPU machine with numpy 2.5).
+    """
+    return torch.from_dlpack(tensor.to_dlpack()).numpy()
+
+
+def _tensor(name: str, array: np.ndarray) -> Any:
+    """A response tensor from numpy, through DLPack (see :func:`_array`)."""
+    return pb_utils.Tensor.from_dlpack(name, to_dlpack(torch.from_numpy(array)))
 
 
 class TritonPythonModel:
@@ -38,17 +54,17 @@ class TritonPythonModel:
                 f"checkpoint of {served.spec!r} has SHA-256 {loaded.checkpoint_sha256}, the repository was exported"
                 f" for {served.checkpoint_sha256}; re-run `samem export`"
             )
-        self.runner = StepRunner(loaded.model, self.step)
+        self.runner = StepRunner(loaded.model, self.step, precision=served.precision)
         inputs, outputs = step_tensors(self.step, served)
         self.input_names = [t.name for t in inputs]
         self.output_dtypes = {t.name: t.numpy_dtype for t in outputs}
 
     def _inputs(self, request: Any) -> dict[str, np.ndarray]:
-        return {name: pb_utils.get_input_tensor_by_name(request, name).as_numpy() for name in self.input_names}
+        return {name: _array(pb_utils.get_input_tensor_by_name(request, name)) for name in self.input_names}
 
     def _response(self, outputs: dict[str, np.ndarray], requested: list[str]) -> Any:
         names = requested or list(self.output_dtypes)
-        tensors = [pb_utils.Tensor(n, np.ascontiguousarray(outputs[n], dtype=self.output_dtypes[n])) for n in names]
+        tensors = [_tensor(n, np.ascontiguousarray(outputs[n], dtype=self.output_dtypes[n])) for n in names]
         return pb_utils.InferenceResponse(output_tensors=tensors)
 
     @staticmethod

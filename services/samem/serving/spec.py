@@ -46,7 +46,8 @@ class ServedModel:
 
     ``spec`` is the ``NAME:CHECKPOINT`` string the server builds the model from (an absolute checkpoint path, or
     ``random``); ``checkpoint_sha256`` is checked when the server loads it. ``high_res_channels`` are the channels
-    of the decoder's two finer feature levels; ``device`` is where the python variant runs PyTorch.
+    of the decoder's two finer feature levels; ``device`` is where the python variant runs PyTorch, and
+    ``precision`` (``fp32`` or ``bf16`` autocast, as :class:`samem.engine.LocalBackend`) how.
     """
 
     spec: str
@@ -55,6 +56,7 @@ class ServedModel:
     high_res_channels: tuple[int, int]
     seed: int = 0
     device: str = "cpu"
+    precision: str = "fp32"
 
     def to_json(self) -> str:
         """Compact JSON (one line)."""

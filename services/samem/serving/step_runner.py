@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from samem.engine import steps
+from samem.engine.backend import Precision, check_precision, inference
 from samem.engine.steps import FrameFeatures, MemoryInputs, StepOutput
 from samem.errors import InputError
 from samem.serving.spec import STEPS
@@ -43,14 +44,15 @@ def _heads(out: StepOutput) -> Arrays:
 
 
 class StepRunner:
-    """Runs :mod:`samem.engine.steps` for one step on a model in eval mode."""
+    """Runs :mod:`samem.engine.steps` for one step on a model in eval mode, in float32 or bf16 autocast."""
 
-    def __init__(self, model: torch.nn.Module, step: str) -> None:
+    def __init__(self, model: torch.nn.Module, step: str, *, precision: Precision = "fp32") -> None:
         if step not in STEPS:
             raise InputError(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
         if model.training:
             raise ValueError("StepRunner needs a model in eval mode (call model.eval())")
         self.model, self.step = model, step
+        self.precision = check_precision(precision)
         self.device = next(model.parameters()).device
         self.pos_enc = constant_pos_enc(model)
 
@@ -72,14 +74,14 @@ class StepRunner:
 
     def __call__(self, arrays: Arrays) -> Arrays:
         """Outputs of the step by name; raises on malformed inputs (the caller reports the error)."""
-        with torch.inference_mode():
+        with inference(self.device, self.precision):
             return getattr(self, f"_{self.step}")(arrays)
 
     def _encode_frame(self, arrays: Arrays) -> Arrays:
         out = steps.encode_frame(self.model, self._tensor(arrays, "image"))
         result = {"image_embed": out.image_embed, "high_res_0": out.high_res_0, "high_res_1": out.high_res_1}
         result["pos_enc"] = out.pos_enc
-        return {name: value.cpu().numpy() for name, value in result.items()}
+        return {name: value.float().cpu().numpy() for name, value in result.items()}
 
     def _decode_prompts(self, arrays: Arrays) -> Arrays:
         coords, labels = self._tensor(arrays, "point_coords"), self._tensor(arrays, "point_labels")

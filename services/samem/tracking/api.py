@@ -227,7 +227,7 @@ def _backend(
         raise InputError(f"backend {backend!r} is neither 'local' nor triton://HOST:PORT")
     if precision != "fp32":
         raise InputError("precision applies to the local backend; a Triton server runs the precision it was exported"
-                         " with")
+                         " with (samem export --precision)")
     if isinstance(model, LoadedModel):
         raise InputError("a model built in this process cannot run on a Triton backend; pass backend='local'")
     from samem.serving.triton_backend import TritonBackend
@@ -238,7 +238,7 @@ def _backend(
         raise InputError(f"the Triton server at {remote.url} serves {served!r}, not {model.partition(':')[0]!r};"
                          " leave out --model or export and serve that model")
     record = {"model": remote.served.spec, "checkpoint_sha256": remote.served.checkpoint_sha256,
-              "device": "triton", "backend": backend}
+              "device": "triton", "backend": backend, "precision": remote.served.precision}
     return remote, record
 
 
