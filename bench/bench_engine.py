@@ -4,7 +4,7 @@ Speed: the same weights (``--model``, default ``samem-compact:random``, 4.4 M pa
 ``sam2.1_hiera_l:random``, 1024 px), the same simulated LPTEM clip
 (384 x 512, boxes around the ground-truth masks on frame 0), the same preprocessed frames, the same machine and run,
 at 1, 3 and 8 objects. The engine (``Tracker(LocalBackend(model))``) reads every frame lazily from the TIFF through a
-:class:`Preprocessor` and returns masks at input resolution; upstream gets the same model images in memory (what its
+:class:`Preprocessor`, the next one on a worker thread as ``samem track`` does, and returns masks at input resolution; upstream gets the same model images in memory (what its
 ``init_state`` would have loaded) and is timed from ``propagate_in_video`` on, so its ``init_state``, its frame-0
 encoding and its prompt decoding (``add_new_points_or_box``) are NOT timed, while the engine's are (they happen
 inside ``Tracker.propagate``). The "steady" columns time frames 1 to N-1 only (from the first yielded frame to the
@@ -54,6 +54,7 @@ from samem.io.video import FrameGeometry, IntensityNormalizer, VideoReader, open
 from samem.model import build_model, parse_model_spec
 from samem.model.build import INFERENCE_OVERRIDES
 from samem.sim import layout_spec, write_video
+from samem.tracking.api import FrameFeed
 
 MODEL = "samem-compact:random"  # --model: any NAME:random, e.g. sam2.1_hiera_l:random (1024 px) on a GPU
 SEED = 0
@@ -164,14 +165,18 @@ def upstream_precision(predictor: torch.nn.Module, precision: str) -> torch.auto
 def run_engine(
     backend: LocalBackend, reader: VideoReader, prep: Preprocessor, ids: Sequence[int], boxes: np.ndarray, n: int
 ) -> Timing:
-    """Track ``ids`` from boxes on frame 0 through frames 0 .. n-1, reading frames lazily."""
+    """Track ``ids`` from boxes on frame 0 through frames 0 .. n-1, reading frames lazily.
+
+    As ``samem track`` does, the next frame is read and prepared on a worker thread (:class:`FrameFeed`).
+    """
     tracker = Tracker(backend, height=reader.info.height, width=reader.info.width, num_frames=n)
     tracker.add_boxes(0, ids, boxes)
     first = last = None
-    start, cpu = time.perf_counter(), time.process_time()
-    for result in tracker.propagate(lambda index: prep(reader.read(index))):
-        first, last = first or time.perf_counter(), result  # results are on the CPU: each frame is waited for
-    end, cpu = time.perf_counter(), time.process_time() - cpu
+    with FrameFeed(reader, prep) as feed:
+        start, cpu = time.perf_counter(), time.process_time()
+        for result in tracker.propagate(feed):
+            first, last = first or time.perf_counter(), result  # results are on the CPU: each frame is waited for
+        end, cpu = time.perf_counter(), time.process_time() - cpu
     return Timing(end - start, cpu, end - first, last.mask_logits, last.object_scores)
 
 

@@ -53,3 +53,5 @@ run triton_hiera_l_1obj 150 bench_triton.py --precision bf16 --model sam2.1_hier
 run triton_compact_bf16 90 bench_triton.py --precision bf16 --objects 3 --threads 4
 run triton_hiera_l_8obj 120 bench_triton.py --precision bf16 --model sam2.1_hiera_l:random --objects 8 --threads 4
 run engine_compact_fp32 60 bench_engine.py --skip-memory --precision fp32
+run prefetch_hiera_l_bf16 90 bench_prefetch.py --precision bf16 --model sam2.1_hiera_l:random
+run prefetch_compact_fp32 60 bench_prefetch.py --precision fp32

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from engine_support import BOXES, HEIGHT, N_FRAMES, WIDTH, synthetic_frames
-from serving_support import write_checkpoint
+from serving_support import torch_threads, write_checkpoint
 
 from samem.engine import LocalBackend, Prompt, Tracker, VideoState, to_model_image
 from samem.engine.windows import (
@@ -133,12 +133,17 @@ def _track(model: torch.nn.Module, zoom: float | None, frames: np.ndarray, boxes
 def test_a_window_as_large_as_the_frame_tracks_exactly_as_whole_frames(
     model128: torch.nn.Module, mask_propagation: bool
 ) -> None:
-    """With one window per object covering the whole (square) frame, window mode must reproduce whole frames."""
+    """With one window per object covering the whole (square) frame, window mode must reproduce whole frames.
+
+    On one thread: with more, the batched window encoding and the single frame split their reductions differently
+    (differences up to 4e-4 in the object scores on a 2-core AMD EPYC, compounding over frames).
+    """
     frames, boxes = _square_video()
     model128.mask_propagation = mask_propagation
     try:
-        whole = _track(model128, None, frames, boxes)
-        windowed = _track(model128, 100.0, frames, boxes)  # windows capped at the frame: 96 x 96 at (0, 0)
+        with torch_threads(1):
+            whole = _track(model128, None, frames, boxes)
+            windowed = _track(model128, 100.0, frames, boxes)  # windows capped at the frame: 96 x 96 at (0, 0)
     finally:
         model128.mask_propagation = False
     assert [r.frame for r in windowed] == [r.frame for r in whole] == list(range(N_FRAMES))

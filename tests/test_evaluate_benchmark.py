@@ -267,6 +267,7 @@ def test_stored_runs_are_reused_only_for_the_same_method_and_video(
     first = CountingTruth()
     fresh = run_benchmark([first], videos, {}, cache=store)
     assert first.runs == 2 and not any("reused" in note for note in fresh.notes)
+    (first_row,) = store.directory.rglob(f"{tiny_videos[5.0].name}-*.json")  # before another method stores any
     again = CountingTruth()
     reused = run_benchmark([again], videos, {}, cache=store)
     assert again.runs == 0 and "2 of 2 runs reused" in reused.notes[-1]
@@ -276,7 +277,7 @@ def test_stored_runs_are_reused_only_for_the_same_method_and_video(
     run_benchmark([other], videos, {}, cache=store)
     assert other.runs == 2
     # a run interrupted after its trajectories but before its row counts as not stored
-    next(store.directory.rglob(f"{tiny_videos[5.0].name}-*.json")).unlink()
+    first_row.unlink()
     partial = CountingTruth()
     run_benchmark([partial], videos, {}, cache=store)
     assert partial.runs == 1

@@ -212,7 +212,7 @@ def test_samem_track_with_a_triton_backend_writes_what_the_local_backend_writes(
     remote = pd.read_csv(tmp_path / "remote" / "trajectories.csv")
     pd.testing.assert_frame_equal(local, remote)
     run = json.loads((tmp_path / "remote" / "run.json").read_text())
-    assert run["backend"] == url and run["checkpoint_sha256"] == file_sha256(checkpoint)
+    assert run["backend"] == url and run["checkpoint_sha256"] == file_sha256(checkpoint) and run["precision"] == "fp32"
     assert (
         tifffile.imread(tmp_path / "local" / "masks.tif").tolist()
         == tifffile.imread(tmp_path / "remote" / "masks.tif").tolist()

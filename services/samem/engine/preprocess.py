@@ -40,11 +40,18 @@ def self_normalised_image(frame: np.ndarray, geometry: FrameGeometry) -> Tensor:
 
 
 def to_model_image(resized: np.ndarray) -> Tensor:
-    """A resized [S, S] image in [0, 1] as a normalised 3-channel model image [3, S, S]."""
-    image = torch.from_numpy(np.ascontiguousarray(resized, dtype=np.float32))
-    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32)[:, None, None]
-    std = torch.tensor(IMAGENET_STD, dtype=torch.float32)[:, None, None]
-    return (image.expand(3, -1, -1) - mean) / std
+    """A resized [S, S] image in [0, 1] as a normalised 3-channel model image [3, S, S].
+
+    Computed by numpy, not torch: frames are prepared on a worker thread (:mod:`samem.engine.prefetch`), where
+    torch's own thread pool would compete with the model's. The result lives in torch-allocated memory, whose
+    alignment the model's kernels see (numpy's would change their float rounding).
+    """
+    image = np.asarray(resized, dtype=np.float32)[None]
+    out = torch.empty((3, *image.shape[1:]), dtype=torch.float32)
+    values = out.numpy()
+    np.subtract(image, np.asarray(IMAGENET_MEAN, dtype=np.float32)[:, None, None], out=values)
+    np.divide(values, np.asarray(IMAGENET_STD, dtype=np.float32)[:, None, None], out=values)
+    return out
 
 
 def logits_to_input(low_res_logits: Tensor, geometry: FrameGeometry) -> Tensor:

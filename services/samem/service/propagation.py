@@ -149,18 +149,18 @@ def _propagate(
             tracker = Tracker.from_state(backend, saved)
             log.info("job %s resumes at frame %s", job_id, tracker.state.next_frame)
         preprocessor = Preprocessor(normalizer=normalizer, geometry=geometry)
-        feed = FrameFeed(reader, preprocessor, windows=tracker.zoom is not None)
-        since_checkpoint = 0
-        for result in tracker.propagate(feed):
-            measured = measure_result(result)
-            store.put_frame(job_id, result.frame, measured.rows, labels_to_png(measured.labels))
-            metrics.frame_processed()
-            since_checkpoint += 1
-            last = result.frame == video.n_frames - 1
-            if since_checkpoint >= every or last:
-                store.checkpoint(job_id, tracker.state.to_bytes())
-                since_checkpoint = 0
-            lease.renew()
-            if store.cancel_requested(job_id):
-                return CANCELLED
+        with FrameFeed(reader, preprocessor, windows=tracker.zoom is not None) as feed:
+            since_checkpoint = 0
+            for result in tracker.propagate(feed):
+                measured = measure_result(result)
+                store.put_frame(job_id, result.frame, measured.rows, labels_to_png(measured.labels))
+                metrics.frame_processed()
+                since_checkpoint += 1
+                last = result.frame == video.n_frames - 1
+                if since_checkpoint >= every or last:
+                    store.checkpoint(job_id, tracker.state.to_bytes())
+                    since_checkpoint = 0
+                lease.renew()
+                if store.cancel_requested(job_id):
+                    return CANCELLED
     return SUCCEEDED

@@ -21,6 +21,7 @@ from samem import __version__
 from samem.device import resolve_device
 from samem.engine import Backend, FrameResult, LocalBackend, Preprocessor, Prompt, Tracker
 from samem.engine.backend import PRECISIONS, Precision
+from samem.engine.prefetch import Prefetcher
 from samem.engine.windows import auto_zoom, check_zoom
 from samem.errors import InputError
 from samem.io.output import atomic_output_dir, check_writable_dir
@@ -52,23 +53,35 @@ class FrameFeed:
 
     Call it with a frame index for what the engine takes (an engine :data:`~samem.engine.FrameSource`): the model
     image, or in window mode (``windows=True``) the frame as read, in float32 (the engine normalises each window).
+    The next frame is read and prepared on a worker thread while the engine works on this one
+    (:class:`~samem.engine.prefetch.Prefetcher`); :meth:`close` stops it.
     """
 
     def __init__(self, reader: VideoReader, preprocessor: Preprocessor, *, windows: bool = False) -> None:
         self.reader, self.preprocessor, self.windows = reader, preprocessor, windows
-        self._last: tuple[int, np.ndarray] | None = None
+        self._frames = Prefetcher(self._load, stop=len(reader))
+
+    def _load(self, index: int) -> tuple[np.ndarray, torch.Tensor | np.ndarray]:
+        raw = self.reader.read(index)
+        return raw, np.asarray(raw, dtype=np.float32) if self.windows else self.preprocessor(raw)
 
     def raw(self, index: int) -> np.ndarray:
         """The frame as read from the file."""
-        if self._last is None or self._last[0] != index:
-            self._last = (index, self.reader.read(index))
-        return self._last[1]
+        return self._frames.get(index)[0]
 
     def __call__(self, index: int) -> torch.Tensor | np.ndarray:
         """The frame's model image, or in window mode the frame as read (float32)."""
-        if self.windows:
-            return np.asarray(self.raw(index), dtype=np.float32)
-        return self.preprocessor(self.raw(index))
+        return self._frames.get(index)[1]
+
+    def close(self) -> None:
+        """Stop the worker thread."""
+        self._frames.close()
+
+    def __enter__(self) -> FrameFeed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def resolve_zoom(zoom: ZoomChoice, prompts: Sequence[PromptSpec], *, height: int, width: int) -> float | None:
@@ -174,7 +187,9 @@ def track(
         normalizer = IntensityNormalizer.fit(reader)
         geometry = FrameGeometry(height=info.height, width=info.width, size=image_size)
         zoom = resolve_zoom(zoom, prompts, height=info.height, width=info.width)
-        feed = FrameFeed(reader, Preprocessor(normalizer=normalizer, geometry=geometry), windows=zoom is not None)
+        feed = stack.enter_context(
+            FrameFeed(reader, Preprocessor(normalizer=normalizer, geometry=geometry), windows=zoom is not None)
+        )
         tracker = Tracker(engine_backend, height=info.height, width=info.width, num_frames=len(reader), zoom=zoom)
         add_prompts(tracker, prompts)
         run: dict[str, Any] = {
