@@ -1,14 +1,14 @@
 """Benchmark: samem's tracking engine against upstream SAM 2's SAM2VideoPredictor, and the engine's peak memory.
 
 Speed: the same weights (``--model``, default ``samem-compact:random``, 4.4 M parameters, 512 px; on a GPU also
-``sam2.1_hiera_l:random``, 1024 px), the same simulated LPTEM clip
-(384 x 512, boxes around the ground-truth masks on frame 0), the same preprocessed frames, the same machine and run,
-at 1, 3 and 8 objects. The engine (``Tracker(LocalBackend(model))``) reads every frame lazily from the TIFF through a
-:class:`Preprocessor`, the next one on a worker thread as ``samem track`` does, and returns masks at input resolution; upstream gets the same model images in memory (what its
-``init_state`` would have loaded) and is timed from ``propagate_in_video`` on, so its ``init_state``, its frame-0
-encoding and its prompt decoding (``add_new_points_or_box``) are NOT timed, while the engine's are (they happen
-inside ``Tracker.propagate``). The "steady" columns time frames 1 to N-1 only (from the first yielded frame to the
-last), where both do the same work per frame.
+``sam2.1_hiera_l:random``, 1024 px), the same simulated LPTEM clip (384 x 512, boxes around the ground-truth masks
+on frame 0), the same preprocessed frames, the same machine and run, at 1, 3 and 8 objects. The engine
+(``Tracker(LocalBackend(model))``) reads every frame lazily from the TIFF through a :class:`Preprocessor`, the next
+one on a worker thread as ``samem track`` does, and returns masks at input resolution; upstream gets the same model
+images in memory (what its ``init_state`` would have loaded) and is timed from ``propagate_in_video`` on, so its
+``init_state``, its frame-0 encoding and its prompt decoding (``add_new_points_or_box``) are NOT timed, while the
+engine's are (they happen inside ``Tracker.propagate``). The "steady" columns time frames 1 to N-1 only (from the
+first yielded frame to the last), where both do the same work per frame.
 
 Memory: peak RSS (the whole process: Python, torch, the model, VmHWM) of the engine tracking one object through a
 200-frame and a 2,000-frame 96 x 128 TIFF (the model still runs at 512 px), each in a fresh subprocess, frames read

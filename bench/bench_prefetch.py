@@ -23,7 +23,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_engine import SPEED_HEIGHT, SPEED_PARTICLES, SPEED_PX_NM, SPEED_WIDTH, engine_model, gt_boxes, make_clip
+from bench_engine import (
+    SPEED_HEIGHT,
+    SPEED_PARTICLES,
+    SPEED_PX_NM,
+    SPEED_WIDTH,
+    engine_model,
+    gt_boxes,
+    make_clip,
+    synchronize,
+)
 from bench_engine import preprocessor as make_preprocessor
 from hardware import cpu_line
 
@@ -32,11 +41,6 @@ from samem.io.video import VideoReader, open_video
 from samem.tracking.api import FrameFeed
 
 MODEL = "samem-compact:random"
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def track(
