@@ -2,8 +2,8 @@
 
 On a GPU a tracking step is short and the CPU work per frame (reading, intensity normalisation, resizing to the
 model's input) is not: at 1024 px it takes about 15 ms of one core, a third of a hiera-large step on an H200.
-:class:`Prefetcher` overlaps it with the step. The worker releases nothing the caller needs: PIL, numpy and torch
-release the GIL in the heavy parts, and the caller waits on the GPU with the GIL released.
+:class:`Prefetcher` overlaps it with the step. The two threads hardly contend for the GIL: PIL, numpy and torch
+release it in their heavy parts, and the caller waits for the GPU with it released.
 """
 
 from __future__ import annotations
