@@ -1,7 +1,9 @@
 """Benchmark: the tracking engine with the model in process vs on a real Triton Inference Server, same run.
 
-Three backends track the same simulated LPTEM clip with the same weights: ``LocalBackend`` (PyTorch in this
-process), ``TritonBackend`` over gRPC, and ``TritonBackend`` with system shared memory. The server is the
+Four backends track the same simulated LPTEM clip with the same weights: ``LocalBackend`` (PyTorch in this
+process), ``TritonBackend`` over gRPC, ``TritonBackend`` with system shared memory, and the latter with
+``fused=False`` (tracked frames sent as encode + track, what a repository without the fused ``track_image`` step
+gets, and what every version before the fused step did). The server is the
 ``tritonserver`` of the nvidia-pytriton wheel with samem's python-backend repository (``samem export``), started
 here on loopback. Each is run with 1 video and with K concurrent videos (threads, one tracker and one backend each;
 in process the videos share one model). Reported per backend: frames/s (all videos' frames over the wall time),
@@ -9,8 +11,8 @@ per-frame latency p50/p95 (time between a video's consecutive frames, all videos
 includes prompt decoding, is left out), tensor bytes sent + received per frame, and the bytes of them that crossed
 the gRPC connection. The last frame's mask logits of every Triton run are compared with the in-process run's.
 
-PyTorch threads: --threads for the in-process model and for each Triton model (the server runs the four steps in
-four processes, so with several videos it can use more cores than the in-process run; with one video the steps
+PyTorch threads: --threads for the in-process model and for each Triton model (the server runs the five steps in
+five processes, so with several videos it can use more cores than the in-process run; with one video the steps
 alternate). GPU: --device cuda runs the in-process model and the python-backend models on the GPU (the wheel's
 server, KIND_CPU instances that call CUDA from PyTorch); --model takes any NAME[:CHECKPOINT] (e.g.
 sam2.1_hiera_l:/models/sam_em.pt). The ONNX/TensorRT variant needs NVIDIA's tritonserver container, not run here.
@@ -239,6 +241,12 @@ def main() -> None:
                     (
                         "Triton shared memory",
                         lambda v=videos: [TritonBackend(server.grpc_url, shared_memory=True) for _ in range(v)],
+                    ),
+                    (
+                        "Triton shared memory, unfused",
+                        lambda v=videos: [
+                            TritonBackend(server.grpc_url, shared_memory=True, fused=False) for _ in range(v)
+                        ],
                     ),
                 ):
                     run = measure(name, videos, make, boxes, images)

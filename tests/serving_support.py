@@ -41,10 +41,13 @@ def model_images(size: int = IMAGE_SIZE) -> list[torch.Tensor]:
     return [prep(frame) for frame in synthetic_frames()]
 
 
-def track_all(backend: Backend, zoom: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def track_all(
+    backend: Backend, zoom: float | None = None, *, one_layout: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Mask logits [T, N, H, W] and object scores [T, N] of 3 boxes (one added on frame 4) and a click.
 
-    ``zoom`` tracks in windows (see :mod:`samem.engine.windows`).
+    ``zoom`` tracks in windows (see :mod:`samem.engine.windows`); ``one_layout`` prompts the 3 boxes on frame 0 and
+    no click, so that every tracked frame has one memory layout.
     """
     if zoom is None:
         images = model_images(backend.settings.image_size)
@@ -52,7 +55,8 @@ def track_all(backend: Backend, zoom: float | None = None) -> tuple[np.ndarray, 
         images = IntensityNormalizer(low=0.0, high=255.0)(synthetic_frames().astype(np.float32))
     tracker = Tracker(backend, height=HEIGHT, width=WIDTH, num_frames=N_FRAMES, zoom=zoom)
     for particle, (frame, box) in BOXES.items():
-        tracker.add_prompt(frame, particle, box=box)
-    tracker.add_prompt(CLICK_FRAME, CLICK_PARTICLE, points=[CLICK], labels=[1])
+        tracker.add_prompt(0 if one_layout else frame, particle, box=box)
+    if not one_layout:
+        tracker.add_prompt(CLICK_FRAME, CLICK_PARTICLE, points=[CLICK], labels=[1])
     results = list(tracker.propagate(lambda index: images[index]))
     return np.stack([r.mask_logits for r in results]), np.stack([r.object_scores for r in results])

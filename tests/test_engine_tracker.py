@@ -45,6 +45,12 @@ class CountingBackend:
         self.calls.append(("track_frame", memory.maskmem.shape[0]))
         return self.inner.track_frame(features, memory, previous_masks)
 
+    def track_image(
+        self, image: torch.Tensor, memory: MemoryInputs, previous_masks: torch.Tensor | None = None
+    ) -> StepOutput:
+        self.calls.append(("track_image", memory.maskmem.shape[0]))
+        return self.inner.track_image(image, memory, previous_masks)
+
 
 def track_batches(boxes: dict[int, tuple[int, tuple[float, ...]]]) -> tuple[dict[int, list[int]], CountingBackend]:
     counting = CountingBackend(backend())
@@ -55,7 +61,7 @@ def track_batches(boxes: dict[int, tuple[int, tuple[float, ...]]]) -> tuple[dict
     per_frame: dict[int, list[int]] = defaultdict(list)
     seen = 0
     for result in tracker.propagate(images.__getitem__):
-        per_frame[result.frame] = [b for name, b in counting.calls[seen:] if name == "track_frame"]
+        per_frame[result.frame] = [b for name, b in counting.calls[seen:] if name.startswith("track_")]
         seen = len(counting.calls)
     return per_frame, counting
 
@@ -66,18 +72,24 @@ def test_objects_sharing_a_layout_are_tracked_in_one_call() -> None:
     per_frame, counting = track_batches(same_frame)
     assert per_frame[0] == []
     assert all(per_frame[t] == [3] for t in range(1, N_FRAMES))
-    assert [c for c in counting.calls if c[0] != "track_frame"][:3] == [
+    assert [c for c in counting.calls if c[0] != "track_image"][:3] == [
         ("encode_frame", 1),
         ("decode_prompts", 3),
         ("encode_memory", 3),
     ]
-    assert sum(name == "encode_frame" for name, _ in counting.calls) == N_FRAMES
+    # one layout: every tracked frame is encoded and tracked in one fused step, each frame encoded once
+    assert [name for name, _ in counting.calls[3:]] == ["track_image"] * (N_FRAMES - 1)
 
     # particle 3 is prompted on frame 4: its memory layout differs from the others' on every frame
-    per_frame, _ = track_batches(BOXES)
+    per_frame, counting = track_batches(BOXES)
     assert per_frame[0] == [1]
     assert per_frame[4] == [2]
     assert all(per_frame[t] == [2, 1] for t in (1, 2, 3, *range(5, N_FRAMES)))
+    # two layouts on a frame: encoded once, then one tracking step per layout; one layout (particle 3 alone on
+    # frame 0, particles 1 and 2 on frame 4): one fused step. The prompted frames 0 and 4 were encoded for their
+    # prompts before propagation, and only the latest encoding is kept, so they are encoded again.
+    assert sum(name == "encode_frame" for name, _ in counting.calls) == 2 + N_FRAMES - 2
+    assert [b for name, b in counting.calls if name == "track_image"] == [1, 2]
 
 
 def test_prompted_frames_output_their_prompt_and_masks_map_to_input_pixels() -> None:

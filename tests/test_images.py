@@ -130,7 +130,9 @@ def test_samem_export_writes_the_layout_the_triton_image_serves(tmp_path: Path) 
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     models = {p.parent.name for p in out.glob("*/config.pbtxt")}
-    assert models == {"samem_encode_frame", "samem_decode_prompts", "samem_encode_memory", "samem_track_frame"}
+    assert models == {
+        "samem_encode_frame", "samem_decode_prompts", "samem_encode_memory", "samem_track_frame", "samem_track_image"
+    }  # fmt: skip
     assert all((out / m / "1").is_dir() for m in models)
 
 

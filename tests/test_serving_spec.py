@@ -19,7 +19,15 @@ from samem.errors import InputError
 from samem.model import build_model
 from samem.serving.repository import MANIFEST, served_model, write_repository
 from samem.serving.server import TritonError, TritonInstall, TritonServer
-from samem.serving.spec import MODEL_KEY, STEP_KEY, STEPS, ServedModel, model_name, step_config, step_tensors
+from samem.serving.spec import (
+    ALL_STEPS,
+    MODEL_KEY,
+    STEP_KEY,
+    ServedModel,
+    model_name,
+    step_config,
+    step_tensors,
+)
 from samem.serving.triton_backend import parse_backend_url
 
 SIZE = 64
@@ -34,7 +42,7 @@ def _parse(text: str) -> model_config_pb2.ModelConfig:
     return text_format.Parse(text, model_config_pb2.ModelConfig())
 
 
-@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("step", ALL_STEPS)
 def test_python_configs_are_valid_triton_configs_of_the_step_tensors(served: ServedModel, step: str) -> None:
     config = _parse(step_config(step, served, "python").to_pbtxt())
     inputs, outputs = step_tensors(step, served)
@@ -120,8 +128,8 @@ def test_export_writes_a_versioned_python_repository_without_weights(tmp_path: P
     out = tmp_path / "repo"
     args = ["export", "--model", "samem-compact:random", "--image-size", str(SIZE), "--version", "2"]
     assert main([*args, "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted([MANIFEST, *(model_name(s) for s in STEPS)])
-    for step in STEPS:
+    assert sorted(p.name for p in out.iterdir()) == sorted([MANIFEST, *(model_name(s) for s in ALL_STEPS)])
+    for step in ALL_STEPS:
         files = sorted(str(p.relative_to(out / model_name(step))) for p in (out / model_name(step)).rglob("*"))
         assert files == ["2", "2/model.py", "config.pbtxt"]
         assert (

@@ -47,6 +47,10 @@ class Backend(Protocol):
         """Memory-conditioned outputs and new memories on a frame (``previous_masks`` for mask propagation)."""
         ...
 
+    def track_image(self, image: Tensor, memory: MemoryInputs, previous_masks: Tensor | None = None) -> StepOutput:
+        """:meth:`track_frame` on model images [n, 3, S, S] (n = 1, or one window per object) it encodes itself."""
+        ...
+
 
 Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
@@ -137,3 +141,7 @@ class LocalBackend:
             masks = None if previous_masks is None else previous_masks.to(self._device)
             out = steps.track_frame(self.model, features, memory, masks)
         return _as_float32(out)
+
+    def track_image(self, image: Tensor, memory: MemoryInputs, previous_masks: Tensor | None = None) -> StepOutput:
+        """:meth:`track_frame` on model images [n, 3, S, S] (n = 1, or one window per object) it encodes itself."""
+        return self.track_frame(self.encode_frame(image), memory, previous_masks)

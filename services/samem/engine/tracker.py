@@ -262,16 +262,20 @@ class Tracker:
     def _features(self, frames: FrameSource, frame: int, cache: dict[int, FrameFeatures]) -> FrameFeatures:
         """Features of ``frame``, keeping only the most recent frame's."""
         if frame not in cache:
-            image = frames(frame)
-            image = torch.as_tensor(image, dtype=torch.float32)
-            size = self.settings.image_size
-            if image.shape[-3:] != (3, size, size) or image.dim() not in (3, 4):
-                raise InputError(
-                    f"frame {frame}: expected a model image of shape (3, {size}, {size}), got {tuple(image.shape)}"
-                )
+            image = self._model_image(frames, frame)
             cache.clear()
-            cache[frame] = self._backend.encode_frame(image.reshape(1, 3, size, size))
+            cache[frame] = self._backend.encode_frame(image)
         return cache[frame]
+
+    def _model_image(self, frames: FrameSource, frame: int) -> Tensor:
+        """The model image [1, 3, S, S] of ``frame``."""
+        image = torch.as_tensor(frames(frame), dtype=torch.float32)
+        size = self.settings.image_size
+        if image.shape[-3:] != (3, size, size) or image.dim() not in (3, 4):
+            raise InputError(
+                f"frame {frame}: expected a model image of shape (3, {size}, {size}), got {tuple(image.shape)}"
+            )
+        return image.reshape(1, 3, size, size)
 
     def _condition(self, frames: FrameSource, cache: dict[int, FrameFeatures]) -> None:
         """Decode every prompt without a conditioning output, batched per frame and point count."""
@@ -338,7 +342,11 @@ class Tracker:
         return prompt_window(prompt, zoom=s.zoom, height=s.height, width=s.width, quantum=self.settings.low_res_size)
 
     def _window_features(self, frames: FrameSource, frame: int, windows: Sequence[Window]) -> FrameFeatures:
-        """Features of each window of ``frame``, encoded in one batch.
+        """Features of each window of ``frame`` (:meth:`_window_images`), encoded in one batch."""
+        return self._backend.encode_frame(self._window_images(frames, frame, windows))
+
+    def _window_images(self, frames: FrameSource, frame: int, windows: Sequence[Window]) -> Tensor:
+        """The model image [n, 3, S, S] of each window of ``frame``.
 
         Each window is normalised by its own intensity percentiles, as a training frame is. With the video's
         percentiles a 20 px particle of a 512 px frame lies below the low percentile and is clipped flat; its masks
@@ -353,7 +361,7 @@ class Tracker:
             )
         size = self.settings.image_size
         crops = [self_normalised_image(window.crop(image), window.geometry(size)) for window in windows]
-        return self._backend.encode_frame(torch.stack(crops))
+        return torch.stack(crops)
 
     @staticmethod
     def _current_window(obj: ObjectState, frame: int) -> Window:
@@ -375,14 +383,22 @@ class Tracker:
         windowed = self.zoom is not None
         windows: dict[int, Window] = {i: self._current_window(objects[i], frame) for i in tracked} if windowed else {}
         if tracked:
-            if windowed:
-                features = self._window_features(frames, frame, [windows[i] for i in tracked])
-            else:
-                features = self._features(frames, frame, cache)
             layouts = [
                 select_layout(objects[i], frame, settings=settings, num_frames=state.num_frames) for i in tracked
             ]
-            for group in group_by_layout(layouts):
+            groups = group_by_layout(layouts)
+            # one memory layout on a frame not encoded yet (the usual case): encoding and tracking in one step, so
+            # that a remote backend never sends the features back and forth
+            fused = len(groups) == 1 and (windowed or frame not in cache)
+            if fused and windowed:
+                images = self._window_images(frames, frame, [windows[tracked[g]] for g in groups[0]])
+            elif fused:
+                images = self._model_image(frames, frame)
+            elif windowed:
+                features = self._window_features(frames, frame, [windows[i] for i in tracked])
+            else:
+                features = self._features(frames, frame, cache)
+            for group in groups:
                 members = [tracked[g] for g in group]
                 inputs = gather_memory(
                     [objects[i] for i in members],
@@ -392,8 +408,11 @@ class Tracker:
                 )
                 group_windows = [windows[i] for i in members] if windowed else None
                 previous = self._previous_masks([objects[i] for i in members], frame, group_windows)
-                group_features = features.take(group) if windowed else features
-                out = self._backend.track_frame(group_features, inputs, previous)
+                if fused:
+                    out = self._backend.track_image(images, inputs, previous)
+                else:
+                    group_features = features.take(group) if windowed else features
+                    out = self._backend.track_frame(group_features, inputs, previous)
                 for k, i in enumerate(members):
                     outputs[i] = _memory(
                         out, k, out.memory, keep_logits=settings.mask_propagation, window=windows.get(i)

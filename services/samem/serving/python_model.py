@@ -40,7 +40,7 @@ def _tensor(name: str, array: np.ndarray) -> Any:
 
 
 class TritonPythonModel:
-    """One of :data:`samem.serving.spec.STEPS` with PyTorch."""
+    """One of :data:`samem.serving.spec.ALL_STEPS` with PyTorch."""
 
     def initialize(self, args: dict[str, Any]) -> None:
         """Build the recorded model once and check its checkpoint's hash."""

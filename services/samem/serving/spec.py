@@ -21,6 +21,10 @@ from samem.errors import InputError
 Variant = Literal["python", "onnx"]
 VARIANTS: tuple[Variant, ...] = ("python", "onnx")
 STEPS = ("encode_frame", "decode_prompts", "encode_memory", "track_frame")
+#: encode + track in one request, so that a tracked frame's features never leave the server (python variant only;
+#: clients fall back to ``encode_frame`` + ``track_frame`` where a repository lacks it)
+FUSED_STEPS = ("track_image",)
+ALL_STEPS = STEPS + FUSED_STEPS
 MODEL_PREFIX = "samem_"
 #: parameter keys every step model's config carries
 STEP_KEY, MODEL_KEY, VARIANT_KEY = "samem_step", "samem_model", "samem_variant"
@@ -35,9 +39,14 @@ DTYPES: dict[str, np.dtype] = {
 
 def model_name(step: str) -> str:
     """Triton model name of a step."""
-    if step not in STEPS:
-        raise InputError(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
+    if step not in ALL_STEPS:
+        raise InputError(f"unknown step {step!r}; steps: {', '.join(ALL_STEPS)}")
     return MODEL_PREFIX + step
+
+
+def variant_steps(variant: Variant) -> tuple[str, ...]:
+    """The steps a repository of ``variant`` serves: all of them in the python variant, the four in ONNX."""
+    return ALL_STEPS if variant == "python" else STEPS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,6 +162,8 @@ def step_tensors(step: str, served: ServedModel) -> tuple[tuple[TensorSpec, ...]
 
     ``encode_frame`` is batched over frames (its dims exclude the batch); the others take one frame's features
     ([1, ...]) and B objects; ``track_frame`` of models with mask propagation also takes ``previous_masks``.
+    ``track_image`` takes ``track_frame``'s inputs with images [n, 3, S, S] instead of features (n = 1, or one
+    window per object) and returns its outputs.
     ``pos_enc`` is a constant of the image size, so only ``encode_frame`` returns it
     (clients ask for it once) and the other steps compute it themselves.
     """
@@ -173,13 +184,15 @@ def step_tensors(step: str, served: ServedModel) -> tuple[tuple[TensorSpec, ...]
         inputs = (features[0], _fp32("high_res_mask_logits", -1, 1, size, size), _fp32("object_score_logits", -1, 1))
         inputs += (TensorSpec(name="is_mask_from_pts", dtype="TYPE_BOOL", dims=(1,)),)
         return inputs, (_fp32("memory", -1, cm, h, h),)
+    memory = (_fp32("maskmem", -1, -1, cm, h, h), _int32("maskmem_tpos", -1), _fp32("obj_ptrs", -1, -1, c))
+    memory += (_int32("ptr_offsets", -1), _int32("max_ptr_offset", 1))
+    if st.mask_propagation:
+        memory += (_fp32("previous_masks", -1, 1, low, low),)
     if step == "track_frame":
-        memory = (_fp32("maskmem", -1, -1, cm, h, h), _int32("maskmem_tpos", -1), _fp32("obj_ptrs", -1, -1, c))
-        memory += (_int32("ptr_offsets", -1), _int32("max_ptr_offset", 1))
-        if st.mask_propagation:
-            memory += (_fp32("previous_masks", -1, 1, low, low),)
         return (*features, *memory), (*heads, _fp32("memory", -1, cm, h, h))
-    raise InputError(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
+    if step == "track_image":
+        return (_fp32("image", -1, 3, size, size), *memory), (*heads, _fp32("memory", -1, cm, h, h))
+    raise InputError(f"unknown step {step!r}; steps: {', '.join(ALL_STEPS)}")
 
 
 def step_config(

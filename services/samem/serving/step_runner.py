@@ -13,7 +13,7 @@ from samem.engine import steps
 from samem.engine.backend import Precision, check_precision, inference
 from samem.engine.steps import FrameFeatures, MemoryInputs, StepOutput
 from samem.errors import InputError
-from samem.serving.spec import STEPS
+from samem.serving.spec import ALL_STEPS
 
 Arrays = dict[str, np.ndarray]
 
@@ -47,8 +47,8 @@ class StepRunner:
     """Runs :mod:`samem.engine.steps` for one step on a model in eval mode, in float32 or bf16 autocast."""
 
     def __init__(self, model: torch.nn.Module, step: str, *, precision: Precision = "fp32") -> None:
-        if step not in STEPS:
-            raise InputError(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
+        if step not in ALL_STEPS:
+            raise InputError(f"unknown step {step!r}; steps: {', '.join(ALL_STEPS)}")
         if model.training:
             raise ValueError("StepRunner needs a model in eval mode (call model.eval())")
         self.model, self.step = model, step
@@ -105,7 +105,7 @@ class StepRunner:
         )
         return {"memory": memory.float().cpu().numpy()}
 
-    def _track_frame(self, arrays: Arrays) -> Arrays:
+    def _track_frame(self, arrays: Arrays, features: FrameFeatures | None = None) -> Arrays:
         maskmem, obj_ptrs = self._tensor(arrays, "maskmem"), self._tensor(arrays, "obj_ptrs")
         tpos, offsets = _ints(arrays, "maskmem_tpos"), _ints(arrays, "ptr_offsets")
         if maskmem.dim() != 5 or maskmem.shape[1] != len(tpos):
@@ -127,4 +127,11 @@ class StepRunner:
             expected = (memory.n_objects, 1, *self.model.sam_prompt_encoder.mask_input_size)
             if tuple(previous.shape) != expected:
                 raise InputError(f"previous_masks {tuple(previous.shape)} should be {expected} (one per object)")
-        return _heads(steps.track_frame(self.model, self._features(arrays), memory, previous))
+        features = self._features(arrays) if features is None else features
+        return _heads(steps.track_frame(self.model, features, memory, previous))
+
+    def _track_image(self, arrays: Arrays) -> Arrays:
+        image = self._tensor(arrays, "image")
+        if image.dim() != 4 or image.shape[0] not in (1, self._tensor(arrays, "maskmem").shape[0]):
+            raise InputError(f"image {tuple(image.shape)} should be [1 or one per object, 3, S, S]")
+        return self._track_frame(arrays, steps.encode_frame(self.model, image))

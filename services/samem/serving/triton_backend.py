@@ -25,7 +25,7 @@ from samem.engine.settings import ModelSettings
 from samem.engine.steps import FrameFeatures, MemoryInputs, StepOutput
 from samem.errors import InputError
 from samem.serving.server import TritonError
-from samem.serving.spec import MODEL_KEY, STEPS, ServedModel, model_name
+from samem.serving.spec import FUSED_STEPS, MODEL_KEY, STEPS, ServedModel, model_name
 
 SCHEME = "triton"
 _ALIGN = 64
@@ -120,9 +120,13 @@ def _numpy(tensor: Tensor, dtype: type = np.float32) -> np.ndarray:
 
 
 class TritonBackend:
-    """The engine's steps on a Triton server at ``url`` (``HOST:PORT`` of its gRPC endpoint)."""
+    """The engine's steps on a Triton server at ``url`` (``HOST:PORT`` of its gRPC endpoint).
 
-    def __init__(self, url: str, *, shared_memory: bool = False, timeout: float = 300.0) -> None:
+    ``shared_memory`` passes tensors through system shared memory (same host); ``fused=False`` sends tracked frames
+    as ``encode_frame`` + ``track_frame`` even where the server has the fused ``track_image`` step.
+    """
+
+    def __init__(self, url: str, *, shared_memory: bool = False, fused: bool = True, timeout: float = 300.0) -> None:
         import tritonclient.grpc as grpcclient
 
         self.url, self.shared_memory, self.timeout = url, shared_memory, timeout
@@ -144,6 +148,8 @@ class TritonBackend:
         config = self._client.get_model_config(model_name("encode_frame"), as_json=True)["config"]
         self.served = ServedModel.from_json(config["parameters"][MODEL_KEY]["string_value"])
         self._encode_batch = int(config.get("max_batch_size", 0)) or None  # None: no limit
+        # the fused step (python variant): without it, track_image sends encode_frame + track_frame
+        self.fused = fused and all(self._ready(model_name(step)) for step in FUSED_STEPS)
         self._pos_enc: Tensor | None = None
         self._regions = (_Region(self._client, "in"), _Region(self._client, "out")) if shared_memory else None
 
@@ -332,19 +338,37 @@ class TritonBackend:
                 )
                 for k in range(memory.n_objects)
             ])  # fmt: skip
-        st = self.settings
-        batch = memory.n_objects
         inputs = self._features(features)
-        inputs["maskmem"] = _numpy(memory.maskmem)
-        inputs["maskmem_tpos"] = np.asarray(memory.maskmem_tpos, dtype=np.int32)
-        inputs["obj_ptrs"] = _numpy(memory.obj_ptrs)
-        inputs["ptr_offsets"] = np.asarray(memory.ptr_offsets, dtype=np.int32)
-        inputs["max_ptr_offset"] = np.asarray([memory.max_ptr_offset], dtype=np.int32)
+        inputs |= self._memory_inputs(memory, previous_masks)
+        return StepOutput(**self._infer("track_frame", inputs, self._tracked_shapes(memory.n_objects)))
+
+    def track_image(self, image: Tensor, memory: MemoryInputs, previous_masks: Tensor | None = None) -> StepOutput:
+        """:meth:`track_frame` on model images [n, 3, S, S] (n = 1, or one window per object), in one request.
+
+        The frame's features stay on the server (at 1024 px they are 17 MB each way). Against a repository
+        without the fused step (the ONNX variant) it sends ``encode_frame`` and ``track_frame``.
+        """
+        if not self.fused:
+            return self.track_frame(self.encode_frame(image), memory, previous_masks)
+        inputs = {"image": _numpy(image)} | self._memory_inputs(memory, previous_masks)
+        return StepOutput(**self._infer("track_image", inputs, self._tracked_shapes(memory.n_objects)))
+
+    @staticmethod
+    def _memory_inputs(memory: MemoryInputs, previous_masks: Tensor | None) -> dict[str, np.ndarray]:
+        inputs = {
+            "maskmem": _numpy(memory.maskmem),
+            "maskmem_tpos": np.asarray(memory.maskmem_tpos, dtype=np.int32),
+            "obj_ptrs": _numpy(memory.obj_ptrs),
+            "ptr_offsets": np.asarray(memory.ptr_offsets, dtype=np.int32),
+            "max_ptr_offset": np.asarray([memory.max_ptr_offset], dtype=np.int32),
+        }
         if previous_masks is not None:
             inputs["previous_masks"] = _numpy(previous_masks)
-        shapes = self._head_shapes(batch)
-        shapes["memory"] = (batch, st.mem_dim, st.feature_size, st.feature_size)
-        return StepOutput(**self._infer("track_frame", inputs, shapes))
+        return inputs
+
+    def _tracked_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
+        st = self.settings
+        return self._head_shapes(batch) | {"memory": (batch, st.mem_dim, st.feature_size, st.feature_size)}
 
 
 def _concat_outputs(outputs: list[StepOutput]) -> StepOutput:
