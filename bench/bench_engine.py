@@ -28,6 +28,7 @@ launches each once per frame for all objects; both wait for every frame's masks 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -163,16 +164,25 @@ def upstream_precision(predictor: torch.nn.Module, precision: str) -> torch.auto
 
 
 def run_engine(
-    backend: LocalBackend, reader: VideoReader, prep: Preprocessor, ids: Sequence[int], boxes: np.ndarray, n: int
+    backend: LocalBackend,
+    reader: VideoReader,
+    prep: Preprocessor,
+    ids: Sequence[int],
+    boxes: np.ndarray,
+    n: int,
+    *,
+    inline: bool = False,
 ) -> Timing:
     """Track ``ids`` from boxes on frame 0 through frames 0 .. n-1, reading frames lazily.
 
-    As ``samem track`` does, the next frame is read and prepared on a worker thread (:class:`FrameFeed`).
+    As ``samem track`` does, the next frame is read and prepared on a worker thread (:class:`FrameFeed`);
+    ``inline`` reads and prepares each frame when the engine asks for it instead.
     """
     tracker = Tracker(backend, height=reader.info.height, width=reader.info.width, num_frames=n)
     tracker.add_boxes(0, ids, boxes)
     first = last = None
-    with FrameFeed(reader, prep) as feed:
+    with contextlib.ExitStack() as stack:
+        feed = (lambda index: prep(reader.read(index))) if inline else stack.enter_context(FrameFeed(reader, prep))
         start, cpu = time.perf_counter(), time.process_time()
         for result in tracker.propagate(feed):
             first, last = first or time.perf_counter(), result  # results are on the CPU: each frame is waited for

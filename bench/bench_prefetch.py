@@ -17,8 +17,6 @@ import argparse
 import os
 import platform
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,27 +29,16 @@ from bench_engine import (
     engine_model,
     gt_boxes,
     make_clip,
-    synchronize,
+    run_engine,
 )
 from bench_engine import preprocessor as make_preprocessor
 from hardware import cpu_line
 
-from samem.engine import FrameSource, LocalBackend, Tracker
-from samem.io.video import VideoReader, open_video
-from samem.tracking.api import FrameFeed
+from samem.engine import LocalBackend
+from samem.io.video import open_video
 
 MODEL = "samem-compact:random"
-
-
-def track(
-    backend: LocalBackend, source: FrameSource, reader: VideoReader, boxes: np.ndarray, n: int
-) -> tuple[float, np.ndarray]:
-    """Seconds to track ``boxes`` from frame 0 through frame n-1, and the last frame's mask logits."""
-    tracker = Tracker(backend, height=reader.info.height, width=reader.info.width, num_frames=n)
-    tracker.add_boxes(0, list(range(1, len(boxes) + 1)), boxes)
-    start = time.perf_counter()
-    results = list(tracker.propagate(source))  # each result is on the CPU: every frame was waited for
-    return time.perf_counter() - start, results[-1].mask_logits
+WAYS = {"inline": True, "prefetched": False}  # name -> run_engine's ``inline``
 
 
 def main() -> None:
@@ -68,28 +55,20 @@ def main() -> None:
     print(f"python {platform.python_version()}, torch {torch.__version__}; load average {load}")
     model = engine_model(args.device, args.model)
     backend = LocalBackend(model, precision=args.precision)
-    device = next(model.parameters()).device
     with tempfile.TemporaryDirectory(prefix="bench_prefetch_") as tmp:
         clip = make_clip(Path(tmp), n_frames=args.frames, height=SPEED_HEIGHT, width=SPEED_WIDTH,
                          px_nm=SPEED_PX_NM, n_particles=SPEED_PARTICLES)  # fmt: skip
-        _, boxes = gt_boxes(clip, args.objects)
+        ids, boxes = gt_boxes(clip, args.objects)
         with open_video(clip / "video.tif") as reader:
             prep = make_preprocessor(reader, backend.settings.image_size)
-            ways: dict[str, Callable[[], FrameSource]] = {
-                "inline": lambda: lambda index: prep(reader.read(index)),
-                "prefetched": lambda: FrameFeed(reader, prep),
-            }
-            track(backend, ways["inline"](), reader, boxes, min(4, args.frames))  # warm-up
-            seconds: dict[str, list[float]] = {name: [] for name in ways}
+            run_engine(backend, reader, prep, ids, boxes, min(4, args.frames), inline=True)  # warm-up
+            seconds: dict[str, list[float]] = {name: [] for name in WAYS}
             logits: dict[str, np.ndarray] = {}
             for _ in range(args.repeats):
-                for name, make in ways.items():
-                    source = make()
-                    synchronize(device)
-                    elapsed, logits[name] = track(backend, source, reader, boxes, args.frames)
-                    seconds[name].append(elapsed)
-                    if isinstance(source, FrameFeed):
-                        source.close()
+                for name, inline in WAYS.items():
+                    timing = run_engine(backend, reader, prep, ids, boxes, args.frames, inline=inline)
+                    seconds[name].append(timing.seconds)
+                    logits[name] = timing.last_logits
     fps = {name: args.frames / min(values) for name, values in seconds.items()}
     same = np.array_equal(logits["inline"], logits["prefetched"])
     print("\n== summary (Markdown) ==\n")

@@ -17,6 +17,7 @@ from torch import Tensor
 from samem.engine import steps
 from samem.engine.settings import ModelSettings
 from samem.engine.steps import FrameFeatures, MemoryInputs, StepOutput
+from samem.errors import InputError
 
 
 class Backend(Protocol):
@@ -57,9 +58,9 @@ PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
 
 
 def check_precision(precision: str) -> Precision:
-    """``precision`` if it is one of :data:`PRECISIONS`; else ``ValueError``."""
+    """``precision`` if it is one of :data:`PRECISIONS`; else :class:`~samem.errors.InputError` (a ValueError)."""
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     return precision  # type: ignore[return-value]
 
 

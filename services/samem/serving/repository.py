@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from samem import __version__
-from samem.engine.backend import PRECISIONS, Precision
+from samem.engine.backend import Precision, check_precision
 from samem.engine.settings import ModelSettings
 from samem.errors import InputError
 from samem.io.output import atomic_output_dir
@@ -104,8 +104,7 @@ def write_repository(
     loaded = build_model(spec, image_size=image_size, seed=seed)
     if device != "cpu" and not device.startswith("cuda"):
         raise InputError(f"device must be cpu or cuda[:N], got {device!r}")
-    if precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    check_precision(precision)
     if variant == "onnx" and precision != "fp32":
         raise InputError("precision applies to the python variant; the onnx variant's graphs are float32 (TensorRT"
                          " picks its own precision)")

@@ -128,10 +128,15 @@ class StepRunner:
             if tuple(previous.shape) != expected:
                 raise InputError(f"previous_masks {tuple(previous.shape)} should be {expected} (one per object)")
         features = self._features(arrays) if features is None else features
+        if features.image_embed.shape[0] not in (1, memory.n_objects):
+            raise InputError(
+                f"features of {features.image_embed.shape[0]} images for {memory.n_objects} objects: give one image,"
+                " or one per object"
+            )
         return _heads(steps.track_frame(self.model, features, memory, previous))
 
     def _track_image(self, arrays: Arrays) -> Arrays:
         image = self._tensor(arrays, "image")
-        if image.dim() != 4 or image.shape[0] not in (1, self._tensor(arrays, "maskmem").shape[0]):
+        if image.dim() != 4:
             raise InputError(f"image {tuple(image.shape)} should be [1 or one per object, 3, S, S]")
         return self._track_frame(arrays, steps.encode_frame(self.model, image))

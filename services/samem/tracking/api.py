@@ -20,7 +20,7 @@ from tqdm import tqdm
 from samem import __version__
 from samem.device import resolve_device
 from samem.engine import Backend, FrameResult, LocalBackend, Preprocessor, Prompt, Tracker
-from samem.engine.backend import PRECISIONS, Precision
+from samem.engine.backend import Precision, check_precision
 from samem.engine.prefetch import Prefetcher
 from samem.engine.windows import auto_zoom, check_zoom
 from samem.errors import InputError
@@ -228,8 +228,7 @@ def _backend(
     backend: str, model: str | LoadedModel | None, stack: contextlib.ExitStack, *, device: str, precision: Precision
 ) -> tuple[Backend, dict[str, Any]]:
     """The engine backend ``backend`` names, and what run.json records about its model."""
-    if precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    check_precision(precision)
     if backend == "local":
         if isinstance(model, LoadedModel):
             loaded = model
