@@ -50,7 +50,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
 
-from samem.engine import LocalBackend, Preprocessor, Tracker
+from samem.engine import LocalBackend, Preprocessor, Tracker, steps
 from samem.io.video import FrameGeometry, IntensityNormalizer, VideoReader, open_video
 from samem.model import build_model, parse_model_spec
 from samem.model.build import INFERENCE_OVERRIDES
@@ -205,7 +205,7 @@ def run_upstream(
         state = predictor.init_state(str(jpg_folder))
         if state["num_frames"] != n:
             raise RuntimeError(f"{jpg_folder} holds {state['num_frames']} frames, expected {n}")
-        state["images"] = images[:n].to(predictor.device)
+        state["images"] = steps.model_input(images[:n].to(predictor.device))  # SAM 2 input, 3 channels
         state["cached_features"] = {}
         state["video_height"], state["video_width"] = geometry.height, geometry.width
         for obj_id, box in enumerate(boxes, start=1):

@@ -105,6 +105,6 @@ def preprocessor() -> Preprocessor:
 
 @functools.cache
 def model_images(n_frames: int = N_FRAMES) -> torch.Tensor:
-    """The preprocessed model images [n, 3, 512, 512] of :func:`synthetic_frames`."""
+    """The preprocessed model images [n, 1, 512, 512] of :func:`synthetic_frames`."""
     prep = preprocessor()
     return torch.stack([prep(frame) for frame in synthetic_frames(n_frames)])

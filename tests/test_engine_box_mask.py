@@ -35,7 +35,7 @@ def test_box_mask_fills_the_box_at_the_mask_prompt_size():
 
 
 def test_the_dense_prompt_changes_the_decoding_only_when_switched_on():
-    image = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
+    image = torch.rand(1, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
     coords, labels = torch.tensor([[[8.0, 16.0], [24.0, 40.0]]]), torch.tensor([[2, 3]])
     with torch.no_grad():
         plain, dense = _model(False), _model(True)

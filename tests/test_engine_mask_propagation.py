@@ -18,7 +18,7 @@ def _model(mask_propagation: bool) -> torch.nn.Module:
 
 
 def _images() -> torch.Tensor:
-    return torch.randn(N_FRAMES, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(3))
+    return torch.rand(N_FRAMES, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(3))
 
 
 class _Recording(LocalBackend):

@@ -22,7 +22,7 @@ from engine_support import (
 )
 from PIL import Image
 
-from samem.engine import Tracker
+from samem.engine import Tracker, steps
 
 # float32 batched (engine) vs unbatched (upstream) kernels: measured max |logit diff| ~2e-7 at input resolution
 # (logits of the test model span about -0.3 to 0.2, and -1024 for absent objects)
@@ -60,7 +60,7 @@ def run_upstream(tmp_path: Path) -> tuple[dict[int, np.ndarray], dict[int, np.nd
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # hole filling needs upstream's CUDA extension; on CPU it is skipped
         state = predictor.init_state(str(folder))
-        state["images"] = model_images().clone()
+        state["images"] = steps.model_input(model_images())  # upstream takes SAM 2 input
         state["cached_features"] = {}
         state["video_height"], state["video_width"] = HEIGHT, WIDTH
         geometry = preprocessor().geometry

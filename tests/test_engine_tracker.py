@@ -9,7 +9,16 @@ import pytest
 import torch
 from engine_support import BOXES, HEIGHT, N_FRAMES, WIDTH, backend, model_images, preprocessor, synthetic_frames
 
-from samem.engine import FrameFeatures, LocalBackend, MemoryInputs, ModelSettings, StepOutput, Tracker, logits_to_input
+from samem.engine import (
+    FrameFeatures,
+    LocalBackend,
+    MemoryInputs,
+    ModelSettings,
+    StepOutput,
+    Tracker,
+    logits_to_input,
+    steps,
+)
 from samem.errors import InputError
 from samem.io.video import FrameGeometry
 
@@ -113,19 +122,21 @@ def test_prompted_frames_output_their_prompt_and_masks_map_to_input_pixels() -> 
     assert tracker.particle_ids == (9,)
 
 
-def test_preprocessing_gives_normalised_three_channel_model_images() -> None:
+def test_preprocessing_gives_grey_model_images_that_the_encoder_expands_to_sam2_input() -> None:
     image = preprocessor()(synthetic_frames(1)[0])
-    assert image.shape == (3, 512, 512) and image.dtype == torch.float32
-    unit = (
-        image * torch.tensor([0.229, 0.224, 0.225])[:, None, None] + torch.tensor([0.485, 0.456, 0.406])[:, None, None]
-    )
-    torch.testing.assert_close(unit[0], unit[1])
-    torch.testing.assert_close(unit[0], unit[2])
-    assert float(unit.min()) >= -1e-6 and float(unit.max()) <= 1 + 1e-6
+    assert image.shape == (1, 512, 512) and image.dtype == torch.float32
+    assert float(image.min()) >= 0 and float(image.max()) <= 1 and float(image.std()) > 0.05
     white = preprocessor()(np.full((HEIGHT, WIDTH), 255, dtype=np.uint8))
-    torch.testing.assert_close(
-        white[:, 0, 0], (1 - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225])
-    )
+    assert torch.equal(white, torch.ones(1, 512, 512))
+    model_input = steps.model_input(image[None])
+    assert model_input.shape == (1, 3, 512, 512)
+    # SAM 2's normalisation, channel by channel in float32, bit for bit (numpy: correctly rounded - and /)
+    grey = image[0].numpy()
+    for channel, (mean, std) in enumerate(zip(steps.IMAGENET_MEAN, steps.IMAGENET_STD, strict=True)):
+        expected = (grey - np.float32(mean)) / np.float32(std)
+        np.testing.assert_array_equal(model_input[0, channel].numpy(), expected)
+    with pytest.raises(InputError, match=r"model images should be grey, \[n, 1, S, S\]; got \(1, 3, 512, 512\)"):
+        steps.encode_frame(backend().model, model_input)
 
 
 def test_logits_map_back_to_input_resolution_in_both_resize_modes() -> None:
@@ -156,7 +167,7 @@ def test_logits_map_back_to_input_resolution_in_both_resize_modes() -> None:
         (lambda t: t.add_prompt(0, 1, points=[[1, 1]], labels=[2]), "labels must be 1 .* or 0"),
         (lambda t: t.add_prompt(0, 1, points=[[1, 200]], labels=[1]), "outside the 160 x 96 frame"),
         (lambda t: t.remove_prompt(0, 1), "particle 1 has no prompt on frame 0"),
-        (lambda t: next(t.propagate(lambda i: torch.zeros(3, 512, 512))), "no prompts: add a box or points"),
+        (lambda t: next(t.propagate(lambda i: torch.zeros(1, 512, 512))), "no prompts: add a box or points"),
     ],
 )
 def test_bad_prompts_are_refused_with_one_line_messages(call: object, message: str) -> None:

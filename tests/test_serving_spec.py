@@ -45,12 +45,14 @@ def _parse(text: str) -> model_config_pb2.ModelConfig:
 @pytest.mark.parametrize("step", ALL_STEPS)
 def test_python_configs_are_valid_triton_configs_of_the_step_tensors(served: ServedModel, step: str) -> None:
     config = _parse(step_config(step, served, "python").to_pbtxt())
-    inputs, outputs = step_tensors(step, served)
+    inputs, outputs = step_tensors(step, served, "python")
     assert config.name == model_name(step) and config.backend == "python"
     assert [(t.name, model_config_pb2.DataType.Name(t.data_type), tuple(t.dims)) for t in config.input] == [
         (t.name, t.dtype, t.dims) for t in inputs
     ]
-    assert [(t.name, tuple(t.dims)) for t in config.output] == [(t.name, t.dims) for t in outputs]
+    assert [(t.name, model_config_pb2.DataType.Name(t.data_type), tuple(t.dims)) for t in config.output] == [
+        (t.name, t.dtype, t.dims) for t in outputs
+    ]
     assert [g.kind for g in config.instance_group] == [model_config_pb2.ModelInstanceGroup.KIND_CPU]
     assert config.version_policy.latest.num_versions == 1
     batched = step == "encode_frame"
@@ -60,15 +62,32 @@ def test_python_configs_are_valid_triton_configs_of_the_step_tensors(served: Ser
 
 
 def test_frame_encoding_shapes_follow_the_image_size(served: ServedModel) -> None:
-    inputs, outputs = step_tensors("encode_frame", served)
+    inputs, outputs = step_tensors("encode_frame", served, "python")
     h = SIZE // 16
-    assert inputs[0].dims == (3, SIZE, SIZE)
+    assert inputs[0].dims == (1, SIZE, SIZE)  # grey model images: the server makes SAM 2's three channels
     assert {t.name: t.dims for t in outputs} == {
         "image_embed": (128, h, h),
         "high_res_0": (16, 4 * h, 4 * h),
         "high_res_1": (32, 2 * h, 2 * h),
         "pos_enc": (128, h, h),
     }
+
+
+@pytest.mark.parametrize(("variant", "memory_type"), [("python", "TYPE_BF16"), ("onnx", "TYPE_FP32")])
+def test_spatial_memories_travel_as_the_engine_keeps_them_in_the_python_variant(
+    served: ServedModel, variant: str, memory_type: str
+) -> None:
+    h = SIZE // 16
+    for step in ("encode_memory", "track_frame", "track_image"):
+        inputs, outputs = step_tensors(step, served, variant)  # type: ignore[arg-type]
+        types = {t.name: t.dtype for t in (*inputs, *outputs)}
+        assert types["memory"] == memory_type and types.get("maskmem", memory_type) == memory_type
+        assert {t.dtype for t in (*inputs, *outputs) if t.name not in ("memory", "maskmem")} <= {
+            "TYPE_FP32", "TYPE_INT32", "TYPE_BOOL"
+        }  # fmt: skip
+        assert next(t for t in outputs if t.name == "memory").dims == (-1, 64, h, h)
+    with pytest.raises(InputError, match="unknown variant 'tflite'"):
+        step_tensors("track_frame", served, "tflite")  # type: ignore[arg-type]
 
 
 def test_awkward_paths_survive_the_config_text(served: ServedModel) -> None:

@@ -22,13 +22,13 @@ from serving_support import IMAGE_SIZE, model_images, torch_threads, track_all, 
 from tritonclient.utils import InferenceServerException
 
 from samem.cli import main
-from samem.engine import LocalBackend
+from samem.engine import LocalBackend, MemoryInputs
 from samem.model import build_model
 from samem.model.build import IMAGE_SIZE_KEY, MASK_PROPAGATION_KEY, file_sha256
 from samem.serving.repository import MANIFEST, write_repository
 from samem.serving.server import TritonError, TritonServer, free_port
 from samem.serving.spec import MODEL_KEY, STEPS, ServedModel, model_name
-from samem.serving.triton_backend import TritonBackend
+from samem.serving.triton_backend import TritonBackend, request_input
 
 pytestmark = pytest.mark.slow  # starts three real tritonserver processes: about 40 s
 
@@ -114,6 +114,46 @@ def test_tracked_frames_go_through_the_fused_step_and_match_without_it(triton: T
     client.close()
 
 
+def test_a_tracked_frame_travels_as_one_grey_channel_and_bfloat16_memories(
+    triton: TritonServer, checkpoint: Path
+) -> None:
+    """The fused step's bytes are exactly the grey image, the bf16 memories and the small tensors; same results."""
+    generator = torch.Generator().manual_seed(5)
+    image = model_images()[3][None]
+    with TritonBackend(triton.grpc_url) as backend:
+        st = backend.settings
+        objects, memories, pointers, h, low = 2, 3, 4, st.feature_size, st.low_res_size
+        memory = MemoryInputs(
+            maskmem=torch.randn(objects, memories, st.mem_dim, h, h, generator=generator).to(torch.bfloat16),
+            maskmem_tpos=(0, 6, 5),
+            obj_ptrs=torch.randn(objects, pointers, st.hidden_dim, generator=generator),
+            ptr_offsets=(0, 1, 2, 3),
+            max_ptr_offset=15,
+        )
+        previous = (torch.rand(objects, 1, low, low, generator=generator) > 0.5).float() * 20 - 10
+        remote = backend.track_image(image, memory, previous)
+        traffic = backend.traffic
+    with torch_threads(THREADS):
+        local = LocalBackend(build_model(f"samem-compact:{checkpoint}").model).track_image(image, memory, previous)
+    float32, bf16, int32 = 4, 2, 4
+    assert traffic.requests == 1
+    assert traffic.sent == (
+        IMAGE_SIZE * IMAGE_SIZE * float32  # one grey channel (SAM 2's three are made on the server)
+        + objects * memories * st.mem_dim * h * h * bf16  # the memories as the engine's state keeps them
+        + memories * int32
+        + objects * pointers * st.hidden_dim * float32
+        + pointers * int32
+        + int32
+        + objects * low * low * float32
+    )
+    assert traffic.received == objects * (low * low + 1 + st.hidden_dim + 1) * float32 + (
+        objects * st.mem_dim * h * h * bf16
+    )
+    assert remote.memory is not None and remote.memory.dtype == torch.bfloat16
+    assert torch.equal(remote.memory, local.memory.to(torch.bfloat16))  # what the state would keep, bit for bit
+    assert float((remote.low_res_logits - local.low_res_logits).abs().max()) <= 1e-6
+
+
 def test_window_mode_through_triton_equals_in_process_window_mode(triton: TritonServer, checkpoint: Path) -> None:
     """Windows (one encoded image per object, more than one request's batch) give the in-process results."""
     with torch_threads(THREADS):
@@ -189,7 +229,7 @@ def test_a_bad_request_gets_a_clear_error_and_the_server_keeps_serving(triton: T
         "image_embed": features.image_embed.numpy(),
         "high_res_0": features.high_res_0.numpy(),
         "high_res_1": features.high_res_1.numpy(),
-        "maskmem": np.zeros((1, 2, st.mem_dim, st.feature_size, st.feature_size), np.float32),
+        "maskmem": np.zeros((1, 2, st.mem_dim, st.feature_size, st.feature_size), np.int16),  # bfloat16 bits
         "maskmem_tpos": np.asarray([0, 6, 5], np.int32),  # three positions for two memories
         "obj_ptrs": np.zeros((1, 1, st.hidden_dim), np.float32),
         "ptr_offsets": np.asarray([1], np.int32),
@@ -198,15 +238,13 @@ def test_a_bad_request_gets_a_clear_error_and_the_server_keeps_serving(triton: T
     }
 
     def infer(arrays: dict[str, np.ndarray]) -> None:
-        inputs = []
-        for name, array in arrays.items():
-            item = grpcclient.InferInput(name, list(array.shape), "FP32" if array.dtype == np.float32 else "INT32")
-            item.set_data_from_numpy(array)
-            inputs.append(item)
-        client.infer(model_name("track_frame"), inputs)
+        types = {np.dtype(np.float32): "TYPE_FP32", np.dtype(np.int32): "TYPE_INT32", np.dtype(np.int16): "TYPE_BF16"}
+        client.infer(model_name("track_frame"), [request_input(n, a, types[a.dtype]) for n, a in arrays.items()])
 
     with pytest.raises(InferenceServerException, match="does not hold the 3 memories of maskmem_tpos"):
         infer(arrays)
+    with pytest.raises(InferenceServerException, match=r"maskmem.*BF16"):  # float32 memories: the wrong data type
+        infer(arrays | {"maskmem": arrays["maskmem"].astype(np.float32)})
     arrays["maskmem_tpos"] = np.asarray([0, 6], np.int32)
     arrays["previous_masks"] = np.zeros((2, 1, st.low_res_size, st.low_res_size), np.float32)  # two for one object
     with pytest.raises(InferenceServerException, match=r"previous_masks .* should be"):

@@ -82,7 +82,7 @@ def test_a_window_clip_shows_one_particle_as_window_mode_does():
     for seed in range(10):
         clip = make_window_clip(video, labels, rng=np.random.default_rng(seed), frames=3, image_size=size,
                                 zoom=(8.0, 8.0), quantum=quantum)  # fmt: skip
-        assert clip is not None and clip.n_objects == 1 and clip.images.shape == (3, 3, size, size)
+        assert clip is not None and clip.n_objects == 1 and clip.images.shape == (3, 1, size, size)
         (particle,) = clip.particle_ids
         # the window is 8 x the 10 px box (80 px), so the particle is 10 / 80 of the model image, near its centre
         rows, cols = np.nonzero(clip.targets[0, 0].numpy())

@@ -29,7 +29,7 @@ class Backend(Protocol):
         ...
 
     def encode_frame(self, image: Tensor) -> FrameFeatures:
-        """Backbone features of model images [n, 3, S, S] (one frame, or one window per object)."""
+        """Backbone features of model images [n, 1, S, S] (one frame, or one window per object)."""
         ...
 
     def decode_prompts(self, features: FrameFeatures, point_coords: Tensor, point_labels: Tensor) -> StepOutput:
@@ -49,7 +49,7 @@ class Backend(Protocol):
         ...
 
     def track_image(self, image: Tensor, memory: MemoryInputs, previous_masks: Tensor | None = None) -> StepOutput:
-        """:meth:`track_frame` on model images [n, 3, S, S] (n = 1, or one window per object) it encodes itself."""
+        """:meth:`track_frame` on model images [n, 1, S, S] (n = 1, or one window per object) it encodes itself."""
         ...
 
 
@@ -106,7 +106,7 @@ class LocalBackend:
         return self._settings
 
     def encode_frame(self, image: Tensor) -> FrameFeatures:
-        """Backbone features of model images [n, 3, S, S] (one frame, or one window per object)."""
+        """Backbone features of model images [n, 1, S, S] (one frame, or one window per object)."""
         with self._running():
             return steps.encode_frame(self.model, image.to(self._device, torch.float32))
 
@@ -144,5 +144,5 @@ class LocalBackend:
         return _as_float32(out)
 
     def track_image(self, image: Tensor, memory: MemoryInputs, previous_masks: Tensor | None = None) -> StepOutput:
-        """:meth:`track_frame` on model images [n, 3, S, S] (n = 1, or one window per object) it encodes itself."""
+        """:meth:`track_frame` on model images [n, 1, S, S] (n = 1, or one window per object) it encodes itself."""
         return self.track_frame(self.encode_frame(image), memory, previous_masks)

@@ -1,8 +1,10 @@
 """Frames to model images, and mask logits back to input resolution.
 
-A frame becomes a model image in one way everywhere: :class:`IntensityNormalizer` to [0, 1], the
-:class:`FrameGeometry` resize to ``S x S``, three identical channels, then ImageNet mean/std (what SAM 2 was trained
-with). Mask logits go back by bilinear interpolation (``align_corners=False``) as upstream's video predictor does.
+A frame becomes a model image in one way everywhere: :class:`IntensityNormalizer` to [0, 1] and the
+:class:`FrameGeometry` resize to ``S x S``, one grey channel [1, S, S]. SAM 2's three identical channels with
+ImageNet mean/std (what it was trained with) are made where the image encoder runs
+(:func:`samem.engine.steps.model_input`), so a model image crosses threads, processes and the network at a third
+of the size. Mask logits go back by bilinear interpolation (``align_corners=False``) as upstream's video predictor does.
 Upstream's optional hole filling (its CUDA extension; skipped on CPU) is not applied.
 """
 
@@ -18,13 +20,10 @@ from torch import Tensor
 from samem.io.video.geometry import FrameGeometry
 from samem.io.video.normalize import IntensityNormalizer
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 
 @dataclass(frozen=True, kw_only=True)
 class Preprocessor:
-    """Turns raw frames of one video into model images [3, S, S] (float32)."""
+    """Turns raw frames of one video into grey model images [1, S, S] in [0, 1] (float32)."""
 
     normalizer: IntensityNormalizer
     geometry: FrameGeometry
@@ -40,17 +39,14 @@ def self_normalised_image(frame: np.ndarray, geometry: FrameGeometry) -> Tensor:
 
 
 def to_model_image(resized: np.ndarray) -> Tensor:
-    """A resized [S, S] image in [0, 1] as a normalised 3-channel model image [3, S, S].
+    """A resized [S, S] image in [0, 1] as a model image [1, S, S] (float32).
 
-    Computed by numpy, not torch: frames are prepared on a worker thread (:mod:`samem.engine.prefetch`), where
-    torch's own thread pool would compete with the model's. The result lives in torch-allocated memory, whose
-    alignment the model's kernels see (numpy's would change their float rounding).
+    Copied by numpy, not torch: frames are prepared on a worker thread (:mod:`samem.engine.prefetch`), where
+    torch's own thread pool would compete with the model's.
     """
-    image = np.asarray(resized, dtype=np.float32)[None]
-    out = torch.empty((3, *image.shape[1:]), dtype=torch.float32)
-    values = out.numpy()
-    np.subtract(image, np.asarray(IMAGENET_MEAN, dtype=np.float32)[:, None, None], out=values)
-    np.divide(values, np.asarray(IMAGENET_STD, dtype=np.float32)[:, None, None], out=values)
+    image = np.asarray(resized, dtype=np.float32)
+    out = torch.empty((1, *image.shape), dtype=torch.float32)
+    out.numpy()[0] = image
     return out
 
 

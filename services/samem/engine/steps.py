@@ -14,6 +14,12 @@ import torch
 from sam2.modeling.sam2_utils import get_1d_sine_pe
 from torch import Tensor
 
+from samem.errors import InputError
+
+#: SAM 2's image normalisation (ImageNet statistics, RGB)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 
 @dataclass(frozen=True, kw_only=True)
 class FrameFeatures:
@@ -73,9 +79,26 @@ class StepOutput:
     memory: Tensor | None = None
 
 
-def encode_frame(model: torch.nn.Module, image: Tensor) -> FrameFeatures:
-    """Run the image encoder on a preprocessed model image [1, 3, S, S]."""
-    out = model.forward_image(image)
+def model_input(images: Tensor) -> Tensor:
+    """Grey model images [n, 1, S, S] in [0, 1] as SAM 2's input [n, 3, S, S]: three channels, ImageNet mean/std.
+
+    Computed in float32 with per-channel tensors (a Python scalar divisor would be applied as a reciprocal), so
+    that every backend, the Triton server included, turns the same grey image into the same input bit for bit.
+    """
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32, device=images.device).reshape(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float32, device=images.device).reshape(1, 3, 1, 1)
+    return (images.float() - mean) / std
+
+
+def encode_frame(model: torch.nn.Module, images: Tensor) -> FrameFeatures:
+    """Run the image encoder on grey model images [n, 1, S, S] in [0, 1] (see :func:`model_input`).
+
+    Images travel with one channel (a third of the bytes of SAM 2's three identical ones); the expansion to SAM 2's
+    input happens here, on the device and the server that run the encoder.
+    """
+    if images.dim() != 4 or images.shape[1] != 1:
+        raise InputError(f"model images should be grey, [n, 1, S, S]; got {tuple(images.shape)}")
+    out = model.forward_image(model_input(images))
     levels = out["backbone_fpn"][-model.num_feature_levels :]
     pos = out["vision_pos_enc"][-model.num_feature_levels :]
     high_res = levels[:-1] if model.use_high_res_features_in_sam else [None, None]

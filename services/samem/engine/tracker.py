@@ -38,7 +38,7 @@ from samem.engine.windows import Window, check_zoom, follow, paste_logits, promp
 from samem.errors import InputError
 from samem.io.video.geometry import FrameGeometry, ResizeMode
 
-#: Returns the preprocessed model image [3, S, S] of a frame index (see :mod:`samem.engine.preprocess`), or in
+#: Returns the preprocessed model image [1, S, S] of a frame index (see :mod:`samem.engine.preprocess`), or in
 #: window mode the frame normalised to [0, 1] [height, width] (:class:`~samem.io.video.IntensityNormalizer`).
 FrameSource = Callable[[int], Tensor | np.ndarray]
 
@@ -268,14 +268,14 @@ class Tracker:
         return cache[frame]
 
     def _model_image(self, frames: FrameSource, frame: int) -> Tensor:
-        """The model image [1, 3, S, S] of ``frame``."""
+        """The model image [1, 1, S, S] of ``frame``."""
         image = torch.as_tensor(frames(frame), dtype=torch.float32)
         size = self.settings.image_size
-        if image.shape[-3:] != (3, size, size) or image.dim() not in (3, 4):
+        if image.shape[-3:] != (1, size, size) or image.dim() not in (3, 4):
             raise InputError(
-                f"frame {frame}: expected a model image of shape (3, {size}, {size}), got {tuple(image.shape)}"
+                f"frame {frame}: expected a model image of shape (1, {size}, {size}), got {tuple(image.shape)}"
             )
-        return image.reshape(1, 3, size, size)
+        return image.reshape(1, 1, size, size)
 
     def _condition(self, frames: FrameSource, cache: dict[int, FrameFeatures]) -> None:
         """Decode every prompt without a conditioning output, batched per frame and point count."""
@@ -346,7 +346,7 @@ class Tracker:
         return self._backend.encode_frame(self._window_images(frames, frame, windows))
 
     def _window_images(self, frames: FrameSource, frame: int, windows: Sequence[Window]) -> Tensor:
-        """The model image [n, 3, S, S] of each window of ``frame``.
+        """The model image [n, 1, S, S] of each window of ``frame``.
 
         Each window is normalised by its own intensity percentiles, as a training frame is. With the video's
         percentiles a 20 px particle of a 512 px frame lies below the low percentile and is clipped flat; its masks

@@ -35,7 +35,7 @@ _EXTERNAL_DATA_BYTES = 1_800_000_000  # weights above this go to an external dat
 
 
 class EncodeFrameGraph(nn.Module):
-    """image [n, 3, S, S] -> image_embed, high_res_0, high_res_1, pos_enc."""
+    """Grey model images [n, 1, S, S] -> image_embed, high_res_0, high_res_1, pos_enc."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -142,11 +142,11 @@ def _example(model: nn.Module, step: str) -> tuple[tuple[Tensor, ...], dict[str,
     size = int(model.image_size)
     generator = torch.Generator().manual_seed(0)
     with torch.inference_mode():
-        features = steps.encode_frame(model, torch.randn(1, 3, size, size, generator=generator))
+        features = steps.encode_frame(model, torch.rand(1, 1, size, size, generator=generator))
     f = (features.image_embed.clone(), features.high_res_0.clone(), features.high_res_1.clone())
     objects, points = torch.export.Dim("objects", min=1), torch.export.Dim("points", min=1)
     if step == "encode_frame":
-        image = torch.randn(2, 3, size, size, generator=generator)
+        image = torch.rand(2, 1, size, size, generator=generator)
         return (image,), {"image": {0: torch.export.Dim("frames", min=1)}}
     if step == "decode_prompts":
         coords = torch.rand(2, 3, 2, generator=generator) * size

@@ -13,7 +13,6 @@ import json
 import logging
 from typing import Any
 
-import numpy as np
 import torch
 import triton_python_backend_utils as pb_utils
 from torch.utils.dlpack import to_dlpack
@@ -25,18 +24,27 @@ from samem.serving.step_runner import StepRunner
 log = logging.getLogger(__name__)
 
 
-def _array(tensor: Any) -> np.ndarray:
-    """A request tensor as numpy, through DLPack.
+#: torch dtype of each Triton data type of :data:`samem.serving.spec.DTYPES`
+_TORCH_DTYPES = {
+    "TYPE_FP32": torch.float32,
+    "TYPE_BF16": torch.bfloat16,
+    "TYPE_INT32": torch.int32,
+    "TYPE_BOOL": torch.bool,
+}
+
+
+def _input(tensor: Any) -> torch.Tensor:
+    """A request tensor through DLPack.
 
     The backend's own ``as_numpy`` and ``Tensor(name, array)`` are built against numpy 1's ABI: under numpy 2 they
-    read inputs wrongly and send outputs empty (seen on a GPU machine with numpy 2.5).
+    read inputs wrongly and send outputs empty (seen on a GPU machine with numpy 2.5); numpy has no bfloat16.
     """
-    return torch.from_dlpack(tensor.to_dlpack()).numpy()
+    return torch.from_dlpack(tensor.to_dlpack())
 
 
-def _tensor(name: str, array: np.ndarray) -> Any:
-    """A response tensor from numpy, through DLPack (see :func:`_array`)."""
-    return pb_utils.Tensor.from_dlpack(name, to_dlpack(torch.from_numpy(array)))
+def _output(name: str, tensor: torch.Tensor) -> Any:
+    """A response tensor through DLPack (see :func:`_input`)."""
+    return pb_utils.Tensor.from_dlpack(name, to_dlpack(tensor.contiguous()))
 
 
 class TritonPythonModel:
@@ -55,16 +63,16 @@ class TritonPythonModel:
                 f" for {served.checkpoint_sha256}; re-run `samem export`"
             )
         self.runner = StepRunner(loaded.model, self.step, precision=served.precision)
-        inputs, outputs = step_tensors(self.step, served)
+        inputs, outputs = step_tensors(self.step, served, "python")
         self.input_names = [t.name for t in inputs]
-        self.output_dtypes = {t.name: t.numpy_dtype for t in outputs}
+        self.output_dtypes = {t.name: _TORCH_DTYPES[t.dtype] for t in outputs}
 
-    def _inputs(self, request: Any) -> dict[str, np.ndarray]:
-        return {name: _array(pb_utils.get_input_tensor_by_name(request, name)) for name in self.input_names}
+    def _inputs(self, request: Any) -> dict[str, torch.Tensor]:
+        return {name: _input(pb_utils.get_input_tensor_by_name(request, name)) for name in self.input_names}
 
-    def _response(self, outputs: dict[str, np.ndarray], requested: list[str]) -> Any:
+    def _response(self, outputs: dict[str, torch.Tensor], requested: list[str]) -> Any:
         names = requested or list(self.output_dtypes)
-        tensors = [_tensor(n, np.ascontiguousarray(outputs[n], dtype=self.output_dtypes[n])) for n in names]
+        tensors = [_output(n, outputs[n].to(self.output_dtypes[n])) for n in names]
         return pb_utils.InferenceResponse(output_tensors=tensors)
 
     @staticmethod
@@ -89,7 +97,7 @@ class TritonPythonModel:
         """Encode every request's frames in one batch, then split the outputs back per request."""
         try:
             images = [self._inputs(request)["image"] for request in requests]
-            outputs = self.runner({"image": np.concatenate(images)})
+            outputs = self.runner({"image": torch.cat(images)})
         except Exception as e:
             log.warning("%s: %s", self.step, e)
             return [self._error(e) for _ in requests]

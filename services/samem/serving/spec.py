@@ -13,8 +13,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
-
 from samem.engine.settings import ModelSettings
 from samem.errors import InputError
 
@@ -29,12 +27,8 @@ MODEL_PREFIX = "samem_"
 #: parameter keys every step model's config carries
 STEP_KEY, MODEL_KEY, VARIANT_KEY = "samem_step", "samem_model", "samem_variant"
 
-# Triton data type -> numpy dtype, for the types the steps use
-DTYPES: dict[str, np.dtype] = {
-    "TYPE_FP32": np.dtype(np.float32),
-    "TYPE_INT32": np.dtype(np.int32),
-    "TYPE_BOOL": np.dtype(np.bool_),
-}
+#: the Triton data types the steps use (bfloat16: spatial memories in the python variant, as the engine keeps them)
+DTYPES = ("TYPE_FP32", "TYPE_BF16", "TYPE_INT32", "TYPE_BOOL")
 
 
 def model_name(step: str) -> str:
@@ -91,11 +85,6 @@ class TensorSpec:
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise ValueError(f"tensor {self.name!r}: unsupported data type {self.dtype!r}")
-
-    @property
-    def numpy_dtype(self) -> np.dtype:
-        """The numpy dtype of this tensor."""
-        return DTYPES[self.dtype]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,16 +146,22 @@ def _int32(name: str, *dims: int) -> TensorSpec:
     return TensorSpec(name=name, dtype="TYPE_INT32", dims=dims)
 
 
-def step_tensors(step: str, served: ServedModel) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+def step_tensors(
+    step: str, served: ServedModel, variant: Variant
+) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
     """Inputs and outputs of a step, shapes as in :mod:`samem.engine.steps` (-1 for objects, memories, points).
 
     ``encode_frame`` is batched over frames (its dims exclude the batch); the others take one frame's features
     ([1, ...]) and B objects; ``track_frame`` of models with mask propagation also takes ``previous_masks``.
-    ``track_image`` takes ``track_frame``'s inputs with images [n, 3, S, S] instead of features (n = 1, or one
+    ``track_image`` takes ``track_frame``'s inputs with model images [n, 1, S, S] instead of features (n = 1, or one
     window per object) and returns its outputs.
     ``pos_enc`` is a constant of the image size, so only ``encode_frame`` returns it
-    (clients ask for it once) and the other steps compute it themselves.
+    (clients ask for it once) and the other steps compute it themselves. Spatial memories (``maskmem`` in,
+    ``memory`` out) are bfloat16 in the python variant, bit for bit what the engine's state keeps (half the bytes
+    of float32), and float32 in the ONNX graphs.
     """
+    if variant not in VARIANTS:
+        raise InputError(f"unknown variant {variant!r}; variants: {', '.join(VARIANTS)}")
     st = served.settings
     size, c, h, cm, low = st.image_size, st.hidden_dim, st.feature_size, st.mem_dim, st.low_res_size
     c0, c1 = served.high_res_channels
@@ -174,8 +169,10 @@ def step_tensors(step: str, served: ServedModel) -> tuple[tuple[TensorSpec, ...]
     features += (_fp32("high_res_1", 1, c1, 2 * h, 2 * h),)
     heads = (_fp32("low_res_logits", -1, 1, low, low), _fp32("object_score_logits", -1, 1))
     heads += (_fp32("obj_ptr", -1, c), _fp32("iou", -1, 1))
+    memory_type = "TYPE_BF16" if variant == "python" else "TYPE_FP32"
+    new_memory = TensorSpec(name="memory", dtype=memory_type, dims=(-1, cm, h, h))
     if step == "encode_frame":
-        inputs = (_fp32("image", 3, size, size),)
+        inputs = (_fp32("image", 1, size, size),)
         outputs = (*(_fp32(t.name, *t.dims[1:]) for t in features), _fp32("pos_enc", c, h, h))
         return inputs, outputs
     if step == "decode_prompts":
@@ -183,15 +180,16 @@ def step_tensors(step: str, served: ServedModel) -> tuple[tuple[TensorSpec, ...]
     if step == "encode_memory":
         inputs = (features[0], _fp32("high_res_mask_logits", -1, 1, size, size), _fp32("object_score_logits", -1, 1))
         inputs += (TensorSpec(name="is_mask_from_pts", dtype="TYPE_BOOL", dims=(1,)),)
-        return inputs, (_fp32("memory", -1, cm, h, h),)
-    memory = (_fp32("maskmem", -1, -1, cm, h, h), _int32("maskmem_tpos", -1), _fp32("obj_ptrs", -1, -1, c))
+        return inputs, (new_memory,)
+    memory = (TensorSpec(name="maskmem", dtype=memory_type, dims=(-1, -1, cm, h, h)), _int32("maskmem_tpos", -1))
+    memory += (_fp32("obj_ptrs", -1, -1, c),)
     memory += (_int32("ptr_offsets", -1), _int32("max_ptr_offset", 1))
     if st.mask_propagation:
         memory += (_fp32("previous_masks", -1, 1, low, low),)
     if step == "track_frame":
-        return (*features, *memory), (*heads, _fp32("memory", -1, cm, h, h))
+        return (*features, *memory), (*heads, new_memory)
     if step == "track_image":
-        return (_fp32("image", -1, 3, size, size), *memory), (*heads, _fp32("memory", -1, cm, h, h))
+        return (_fp32("image", -1, 1, size, size), *memory), (*heads, new_memory)
     raise InputError(f"unknown step {step!r}; steps: {', '.join(ALL_STEPS)}")
 
 
@@ -205,13 +203,11 @@ def step_config(
     batched across requests (videos) up to ``max_batch_size``; ``instances`` model instances per step serve
     requests of several videos at once (each python-backend instance is a process holding its own model copy).
     """
-    if variant not in VARIANTS:
-        raise InputError(f"unknown variant {variant!r}; variants: {', '.join(VARIANTS)}")
     if max_batch_size < 1:
         raise InputError(f"max batch size must be >= 1, got {max_batch_size}")
     if instances < 1:
         raise InputError(f"instances per model must be >= 1, got {instances}")
-    inputs, outputs = step_tensors(step, served)
+    inputs, outputs = step_tensors(step, served, variant)
     batched = step == "encode_frame"
     params = {STEP_KEY: step, MODEL_KEY: served.to_json(), VARIANT_KEY: variant}
     common = {"name": model_name(step), "inputs": inputs, "outputs": outputs, "parameters": params}

@@ -1,7 +1,9 @@
-"""One engine step on named numpy arrays: what a Triton python-backend model executes (no Triton imports here).
+"""One engine step on named tensors: what a Triton python-backend model executes (no Triton imports here).
 
-The tensors and their names are :func:`samem.serving.spec.step_tensors`; the computation is
-:mod:`samem.engine.steps`, unchanged, under ``torch.inference_mode()``.
+The tensors, their names and types are :func:`samem.serving.spec.step_tensors` of the python variant; the
+computation is :mod:`samem.engine.steps`, unchanged, under ``torch.inference_mode()``. Inputs may be numpy arrays
+or CPU tensors; outputs are CPU tensors: float32, and spatial memories in bfloat16 (as the engine's state keeps
+them).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from samem.engine.steps import FrameFeatures, MemoryInputs, StepOutput
 from samem.errors import InputError
 from samem.serving.spec import ALL_STEPS
 
-Arrays = dict[str, np.ndarray]
+Arrays = dict[str, np.ndarray | torch.Tensor]
+Tensors = dict[str, torch.Tensor]
 
 
 def constant_pos_enc(model: torch.nn.Module) -> torch.Tensor:
@@ -31,16 +34,22 @@ def _ints(arrays: Arrays, name: str) -> tuple[int, ...]:
     return tuple(int(v) for v in np.asarray(arrays[name]).reshape(-1))
 
 
-def _heads(out: StepOutput) -> Arrays:
+def _heads(out: StepOutput) -> Tensors:
     heads = {
         "low_res_logits": out.low_res_logits,
         "object_score_logits": out.object_score_logits,
         "obj_ptr": out.obj_ptr,
         "iou": out.iou,
     }
+    result = {name: value.float().cpu() for name, value in heads.items()}
     if out.memory is not None:
-        heads["memory"] = out.memory
-    return {name: value.float().cpu().numpy() for name, value in heads.items()}
+        result["memory"] = _memory(out.memory)
+    return result
+
+
+def _memory(memory: torch.Tensor) -> torch.Tensor:
+    """Spatial memories as the engine's state keeps them: bfloat16 (rounded from float32 as the state rounds)."""
+    return memory.to(torch.bfloat16).cpu()
 
 
 class StepRunner:
@@ -61,7 +70,8 @@ class StepRunner:
             array = arrays[name]
         except KeyError:
             raise InputError(f"missing input {name!r}") from None
-        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
+        tensor = array if isinstance(array, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(array))
+        return tensor.to(self.device)
 
     def _features(self, arrays: Arrays) -> FrameFeatures:
         has_high_res = "high_res_0" in arrays
@@ -72,18 +82,18 @@ class StepRunner:
             pos_enc=self.pos_enc,
         )
 
-    def __call__(self, arrays: Arrays) -> Arrays:
+    def __call__(self, arrays: Arrays) -> Tensors:
         """Outputs of the step by name; raises on malformed inputs (the caller reports the error)."""
         with inference(self.device, self.precision):
             return getattr(self, f"_{self.step}")(arrays)
 
-    def _encode_frame(self, arrays: Arrays) -> Arrays:
+    def _encode_frame(self, arrays: Arrays) -> Tensors:
         out = steps.encode_frame(self.model, self._tensor(arrays, "image"))
         result = {"image_embed": out.image_embed, "high_res_0": out.high_res_0, "high_res_1": out.high_res_1}
         result["pos_enc"] = out.pos_enc
-        return {name: value.float().cpu().numpy() for name, value in result.items()}
+        return {name: value.float().cpu() for name, value in result.items()}
 
-    def _decode_prompts(self, arrays: Arrays) -> Arrays:
+    def _decode_prompts(self, arrays: Arrays) -> Tensors:
         coords, labels = self._tensor(arrays, "point_coords"), self._tensor(arrays, "point_labels")
         if coords.dim() != 3 or labels.shape != coords.shape[:2] or coords.shape[1] < 1:
             raise InputError(
@@ -92,7 +102,7 @@ class StepRunner:
             )
         return _heads(steps.decode_prompts(self.model, self._features(arrays), coords, labels))
 
-    def _encode_memory(self, arrays: Arrays) -> Arrays:
+    def _encode_memory(self, arrays: Arrays) -> Tensors:
         features = FrameFeatures(
             image_embed=self._tensor(arrays, "image_embed"), high_res_0=None, high_res_1=None, pos_enc=self.pos_enc
         )
@@ -103,9 +113,9 @@ class StepRunner:
             self._tensor(arrays, "object_score_logits"),
             bool(np.asarray(arrays["is_mask_from_pts"]).reshape(-1)[0]),
         )
-        return {"memory": memory.float().cpu().numpy()}
+        return {"memory": _memory(memory)}
 
-    def _track_frame(self, arrays: Arrays, features: FrameFeatures | None = None) -> Arrays:
+    def _track_frame(self, arrays: Arrays, features: FrameFeatures | None = None) -> Tensors:
         maskmem, obj_ptrs = self._tensor(arrays, "maskmem"), self._tensor(arrays, "obj_ptrs")
         tpos, offsets = _ints(arrays, "maskmem_tpos"), _ints(arrays, "ptr_offsets")
         if maskmem.dim() != 5 or maskmem.shape[1] != len(tpos):
@@ -135,8 +145,8 @@ class StepRunner:
             )
         return _heads(steps.track_frame(self.model, features, memory, previous))
 
-    def _track_image(self, arrays: Arrays) -> Arrays:
+    def _track_image(self, arrays: Arrays) -> Tensors:
         image = self._tensor(arrays, "image")
         if image.dim() != 4:
-            raise InputError(f"image {tuple(image.shape)} should be [1 or one per object, 3, S, S]")
+            raise InputError(f"image {tuple(image.shape)} should be [1 or one per object, 1, S, S]")
         return self._track_frame(arrays, steps.encode_frame(self.model, image))

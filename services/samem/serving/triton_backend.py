@@ -25,7 +25,16 @@ from samem.engine.settings import ModelSettings
 from samem.engine.steps import FrameFeatures, MemoryInputs, StepOutput
 from samem.errors import InputError
 from samem.serving.server import TritonError
-from samem.serving.spec import FUSED_STEPS, MODEL_KEY, STEPS, ServedModel, model_name
+from samem.serving.spec import (
+    ALL_STEPS,
+    FUSED_STEPS,
+    MODEL_KEY,
+    STEPS,
+    VARIANT_KEY,
+    ServedModel,
+    model_name,
+    step_tensors,
+)
 
 SCHEME = "triton"
 _ALIGN = 64
@@ -33,7 +42,13 @@ _TRUE = ("1", "true", "yes", "on")
 _regions = count()
 _FEATURES = ("image_embed", "high_res_0", "high_res_1")
 _HEADS = ("low_res_logits", "object_score_logits", "obj_ptr", "iou")
-_TRITON_DTYPES = {np.dtype(np.float32): "FP32", np.dtype(np.int32): "INT32", np.dtype(np.bool_): "BOOL"}
+#: config data type -> (request data type, numpy dtype of the bytes on the wire); bfloat16 travels as its int16 bits
+_WIRE = {
+    "TYPE_FP32": ("FP32", np.dtype(np.float32)),
+    "TYPE_BF16": ("BF16", np.dtype(np.int16)),
+    "TYPE_INT32": ("INT32", np.dtype(np.int32)),
+    "TYPE_BOOL": ("BOOL", np.dtype(np.bool_)),
+}
 
 
 @dataclasses.dataclass
@@ -115,8 +130,46 @@ def _layout(nbytes: list[int]) -> tuple[list[int], int]:
     return offsets, max(end, _ALIGN)
 
 
-def _numpy(tensor: Tensor, dtype: type = np.float32) -> np.ndarray:
-    return np.ascontiguousarray(tensor.detach().cpu().float().numpy() if dtype is np.float32 else tensor.numpy(), dtype)
+def _to_wire(value: Tensor | np.ndarray, data_type: str) -> np.ndarray:
+    """A step input as the contiguous numpy array whose bytes go on the wire (bfloat16: its bits as int16)."""
+    wire = _WIRE[data_type][1]
+    if isinstance(value, np.ndarray):
+        return np.ascontiguousarray(value, dtype=wire)
+    tensor = value.detach().cpu()
+    if data_type == "TYPE_BF16":
+        return tensor.to(torch.bfloat16).contiguous().view(torch.int16).numpy()
+    return np.ascontiguousarray(tensor.float().numpy() if data_type == "TYPE_FP32" else tensor.numpy(), dtype=wire)
+
+
+def _from_wire(array: np.ndarray, data_type: str) -> Tensor:
+    """A step output's wire array (a copy the caller owns) as a tensor: float32, int32, bool or bfloat16."""
+    tensor = torch.from_numpy(array)
+    return tensor.view(torch.bfloat16) if data_type == "TYPE_BF16" else tensor
+
+
+def request_input(name: str, array: np.ndarray, triton_type: str) -> Any:
+    """A gRPC request input of config data type ``triton_type`` holding ``array`` (see :func:`_to_wire`)."""
+    import tritonclient.grpc as grpcclient
+
+    request_type = _WIRE[triton_type][0]
+    item = grpcclient.InferInput(name, list(array.shape), request_type)
+    if request_type == "BF16":  # tritonclient would convert float32 element by element in Python; send the bits
+        item._raw_content = np.ascontiguousarray(array, dtype=np.int16).tobytes()
+    else:
+        item.set_data_from_numpy(array)
+    return item
+
+
+def _raw_output(result: Any, name: str, dtype: np.dtype) -> np.ndarray | None:
+    """Output ``name`` of a gRPC result as a writable flat array, read straight from the response's bytes.
+
+    (tritonclient's ``as_numpy`` converts bfloat16 element by element in Python: seconds per frame at 1024 px.)
+    """
+    response = result.get_response()
+    for index, output in enumerate(response.outputs):
+        if output.name == name:
+            return np.frombuffer(response.raw_output_contents[index], dtype=dtype).copy()
+    return None
 
 
 class TritonBackend:
@@ -147,6 +200,9 @@ class TritonBackend:
                 )
         config = self._client.get_model_config(model_name("encode_frame"), as_json=True)["config"]
         self.served = ServedModel.from_json(config["parameters"][MODEL_KEY]["string_value"])
+        variant = config["parameters"][VARIANT_KEY]["string_value"]
+        self._types = {step: {t.name: t.dtype for group in step_tensors(step, self.served, variant) for t in group}
+                       for step in ALL_STEPS}  # fmt: skip
         self._encode_batch = int(config.get("max_batch_size", 0)) or None  # None: no limit
         # the fused step (python variant): without it, track_image sends encode_frame + track_frame
         self.fused = fused and all(self._ready(model_name(step)) for step in FUSED_STEPS)
@@ -188,24 +244,26 @@ class TritonBackend:
     # ----- one request -----
 
     def _infer(
-        self, step: str, inputs: dict[str, np.ndarray], outputs: dict[str, tuple[int, ...]]
+        self, step: str, inputs: dict[str, Tensor | np.ndarray], outputs: dict[str, tuple[int, ...]]
     ) -> dict[str, Tensor]:
-        """Send ``inputs``; return ``outputs`` (name -> expected shape, float32) as tensors."""
+        """Send ``inputs``; return ``outputs`` (name -> expected shape) as tensors, each of its served data type."""
         import tritonclient.grpc as grpcclient
 
+        types = self._types[step]
         names = list(inputs)
-        arrays = [inputs[n] for n in names]
-        infer_inputs = [
-            grpcclient.InferInput(n, list(a.shape), _TRITON_DTYPES[a.dtype]) for n, a in zip(names, arrays, strict=True)
-        ]
+        arrays = [_to_wire(inputs[n], types[n]) for n in names]
+        if self._regions is None:
+            infer_inputs = [request_input(n, a, types[n]) for n, a in zip(names, arrays, strict=True)]
+        else:  # the data goes through the input region
+            infer_inputs = [
+                grpcclient.InferInput(n, list(a.shape), _WIRE[types[n]][0]) for n, a in zip(names, arrays, strict=True)
+            ]
         requested = [grpcclient.InferRequestedOutput(n) for n in outputs]
-        out_bytes = [int(np.prod(shape)) * 4 for shape in outputs.values()]
+        out_dtypes = [_WIRE[types[n]][1] for n in outputs]
+        out_bytes = [int(np.prod(shape)) * d.itemsize for shape, d in zip(outputs.values(), out_dtypes, strict=True)]
         in_bytes = [a.nbytes for a in arrays]
         with self._lock:
-            if self._regions is None:
-                for infer_input, array in zip(infer_inputs, arrays, strict=True):
-                    infer_input.set_data_from_numpy(array)
-            else:
+            if self._regions is not None:
                 region_in, region_out = self._regions
                 in_offsets, in_total = _layout(in_bytes)
                 out_offsets, out_total = _layout(out_bytes)
@@ -223,16 +281,17 @@ class TritonBackend:
             except Exception as e:
                 raise TritonError(f"Triton {model_name(step)} at {self.url} failed: {_reason(e)}") from e
             arrays_out = {}
-            for (name, shape), offset in zip(outputs.items(), _layout(out_bytes)[0], strict=True):
+            offsets = _layout(out_bytes)[0]
+            for (name, shape), dtype, offset in zip(outputs.items(), out_dtypes, offsets, strict=True):
                 if self._regions is None:
-                    array = result.as_numpy(name)
-                    array = None if array is None else array.copy()  # gRPC's buffer is read-only
+                    array = _raw_output(result, name, dtype)
+                    got = None if array is None else tuple(result.get_output(name).shape)
                 else:
-                    array = self._regions[1].read(np.dtype(np.float32), shape, offset)
-                if array is None or tuple(array.shape) != tuple(shape):
-                    got = None if array is None else tuple(array.shape)
+                    array = self._regions[1].read(dtype, shape, offset)
+                    got = tuple(array.shape)
+                if array is None or got != tuple(shape):
                     raise TritonError(f"Triton {model_name(step)} returned {name} of shape {got}, expected {shape}")
-                arrays_out[name] = torch.from_numpy(array)
+                arrays_out[name] = _from_wire(array.reshape(shape), types[name])
         self.traffic.requests += 1
         self.traffic.sent += sum(in_bytes)
         self.traffic.received += sum(out_bytes)
@@ -240,10 +299,10 @@ class TritonBackend:
             self.traffic.wire += sum(in_bytes) + sum(out_bytes)
         return arrays_out
 
-    def _features(self, features: FrameFeatures, names: tuple[str, ...] = _FEATURES) -> dict[str, np.ndarray]:
+    def _features(self, features: FrameFeatures, names: tuple[str, ...] = _FEATURES) -> dict[str, Tensor | np.ndarray]:
         if features.high_res_0 is None or features.high_res_1 is None:
             raise InputError("Triton steps need the high-resolution features that encode_frame returns")
-        return {name: _numpy(getattr(features, name)) for name in names}
+        return {name: getattr(features, name) for name in names}
 
     def _head_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
         st = self.settings
@@ -258,7 +317,7 @@ class TritonBackend:
     # ----- the Backend protocol -----
 
     def encode_frame(self, image: Tensor) -> FrameFeatures:
-        """Backbone features of model images [n, 3, S, S] (requests of at most the server's batch size).
+        """Backbone features of model images [n, 1, S, S] (requests of at most the server's batch size).
 
         The constant ``pos_enc`` is fetched once.
         """
@@ -280,7 +339,7 @@ class TritonBackend:
         }
         if self._pos_enc is None:
             shapes["pos_enc"] = (n, st.hidden_dim, h, h)
-        out = self._infer("encode_frame", {"image": _numpy(image)}, shapes)
+        out = self._infer("encode_frame", {"image": image}, shapes)
         if self._pos_enc is None:
             self._pos_enc = out["pos_enc"][:1].clone()
         return FrameFeatures(
@@ -301,8 +360,8 @@ class TritonBackend:
                  for k in range(point_coords.shape[0])]
             )  # fmt: skip
         inputs = self._features(features)
-        inputs["point_coords"] = _numpy(point_coords)
-        inputs["point_labels"] = _numpy(point_labels.to(torch.int32), np.int32)
+        inputs["point_coords"] = point_coords
+        inputs["point_labels"] = point_labels
         out = self._infer("decode_prompts", inputs, self._head_shapes(point_coords.shape[0]))
         return StepOutput(**out)
 
@@ -319,8 +378,8 @@ class TritonBackend:
         st = self.settings
         batch = high_res_mask_logits.shape[0]
         inputs = self._features(features, ("image_embed",))
-        inputs["high_res_mask_logits"] = _numpy(high_res_mask_logits)
-        inputs["object_score_logits"] = _numpy(object_score_logits)
+        inputs["high_res_mask_logits"] = high_res_mask_logits
+        inputs["object_score_logits"] = object_score_logits
         inputs["is_mask_from_pts"] = np.asarray([is_mask_from_pts], dtype=np.bool_)
         shape = (batch, st.mem_dim, st.feature_size, st.feature_size)
         return self._infer("encode_memory", inputs, {"memory": shape})["memory"]
@@ -343,27 +402,27 @@ class TritonBackend:
         return StepOutput(**self._infer("track_frame", inputs, self._tracked_shapes(memory.n_objects)))
 
     def track_image(self, image: Tensor, memory: MemoryInputs, previous_masks: Tensor | None = None) -> StepOutput:
-        """:meth:`track_frame` on model images [n, 3, S, S] (n = 1, or one window per object), in one request.
+        """:meth:`track_frame` on model images [n, 1, S, S] (n = 1, or one window per object), in one request.
 
         The frame's features stay on the server (at 1024 px they are 17 MB each way). Against a repository
         without the fused step (the ONNX variant) it sends ``encode_frame`` and ``track_frame``.
         """
         if not self.fused:
             return self.track_frame(self.encode_frame(image), memory, previous_masks)
-        inputs = {"image": _numpy(image)} | self._memory_inputs(memory, previous_masks)
+        inputs = {"image": image} | self._memory_inputs(memory, previous_masks)
         return StepOutput(**self._infer("track_image", inputs, self._tracked_shapes(memory.n_objects)))
 
     @staticmethod
-    def _memory_inputs(memory: MemoryInputs, previous_masks: Tensor | None) -> dict[str, np.ndarray]:
-        inputs = {
-            "maskmem": _numpy(memory.maskmem),
+    def _memory_inputs(memory: MemoryInputs, previous_masks: Tensor | None) -> dict[str, Tensor | np.ndarray]:
+        inputs: dict[str, Tensor | np.ndarray] = {
+            "maskmem": memory.maskmem,
             "maskmem_tpos": np.asarray(memory.maskmem_tpos, dtype=np.int32),
-            "obj_ptrs": _numpy(memory.obj_ptrs),
+            "obj_ptrs": memory.obj_ptrs,
             "ptr_offsets": np.asarray(memory.ptr_offsets, dtype=np.int32),
             "max_ptr_offset": np.asarray([memory.max_ptr_offset], dtype=np.int32),
         }
         if previous_masks is not None:
-            inputs["previous_masks"] = _numpy(previous_masks)
+            inputs["previous_masks"] = previous_masks
         return inputs
 
     def _tracked_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:

@@ -27,8 +27,9 @@ from samem.measure import mask_box
 class TrainingClip:
     """One training clip of T frames and N objects.
 
-    ``images`` [T, 3, S, S] float32; ``targets`` [N, T, S, S] bool; box prompts ``point_coords`` [N, 2, 2]
-    (model pixels) with ``point_labels`` [N, 2]; ``particle_ids`` the simulator's ids of the N objects.
+    ``images`` [T, 1, S, S] float32 (grey model images); ``targets`` [N, T, S, S] bool; box prompts
+    ``point_coords`` [N, 2, 2] (model pixels) with ``point_labels`` [N, 2]; ``particle_ids`` the simulator's ids of
+    the N objects.
     """
 
     images: Tensor

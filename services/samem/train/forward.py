@@ -140,7 +140,7 @@ def jitter_masks(masks: Tensor, max_shift: int) -> Tensor:
 def forward_clip(
     model: torch.nn.Module, images: Tensor, point_coords: Tensor, point_labels: Tensor, *, prompt_jitter: int = 0
 ) -> list[FrameOutput]:
-    """Prompt B objects on frame 0 of ``images`` [T, 3, S, S] and track them through frames 1 .. T-1.
+    """Prompt B objects on frame 0 of the model images ``images`` [T, 1, S, S] and track them through frames 1 .. T-1.
 
     ``point_coords`` [B, P, 2] (model pixels) and ``point_labels`` [B, P] are the prompts of frame 0 (boxes are
     two points labelled 2 and 3). With mask propagation, ``prompt_jitter`` moves each previous-frame mask prompt by
