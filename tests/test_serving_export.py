@@ -21,7 +21,7 @@ from samem.model.build import BOX_MASK_PROMPT_KEY, MASK_PROPAGATION_KEY
 from samem.serving.export import PARITY_TOLERANCE, DecodePromptsGraph
 from samem.serving.repository import MANIFEST
 from samem.serving.rope import real_rope_model
-from samem.serving.spec import STEPS, model_name
+from samem.serving.spec import ALL_STEPS, model_name
 from samem.serving.step_runner import constant_pos_enc
 
 pytestmark = pytest.mark.slow  # exports four ONNX graphs: about 35 s
@@ -76,10 +76,10 @@ def test_onnx_repository_is_versioned_and_configured_for_gpus(onnx_repository: P
     manifest = json.loads((onnx_repository / MANIFEST).read_text())
     assert manifest["variant"] == "onnx" and manifest["version"] == 3
     assert all(0 <= diff <= PARITY_TOLERANCE for diff in manifest["onnx_parity_error"].values())
-    assert sorted(manifest["onnx_parity_error"]) == sorted(STEPS)
+    assert sorted(manifest["onnx_parity_error"]) == sorted(ALL_STEPS)
     from google.protobuf import text_format
 
-    for step in STEPS:
+    for step in ALL_STEPS:
         config = text_format.Parse(
             (onnx_repository / model_name(step) / "config.pbtxt").read_text(), model_config_pb2.ModelConfig()
         )
@@ -179,7 +179,7 @@ def test_decode_graph_picks_upstreams_multimask_branch_by_the_number_of_points(s
         (2, (), (3, 1, 2)),  # pointers only
     ],
 )
-def test_onnx_tracking_step_equals_the_engine_step_for_any_memory_layout(
+def test_onnx_tracking_steps_equal_the_engine_step_for_any_memory_layout(
     onnx_repository: Path, model: torch.nn.Module, objects: int, tpos: tuple[int, ...], offsets: tuple[int, ...]
 ) -> None:
     features = _features(model, 3)
@@ -194,19 +194,19 @@ def test_onnx_tracking_step_equals_the_engine_step_for_any_memory_layout(
     )
     with torch.inference_mode():
         out = steps.track_frame(model, features, memory)
-    got = _run(
-        _session(onnx_repository, "track_frame"),
-        image_embed=features.image_embed,
-        high_res_0=features.high_res_0,
-        high_res_1=features.high_res_1,
-        maskmem=memory.maskmem.float(),
-        maskmem_tpos=np.asarray(tpos, np.int32),
-        obj_ptrs=memory.obj_ptrs,
-        ptr_offsets=np.asarray(offsets, np.int32),
-        max_ptr_offset=np.asarray([15], np.int32),
-    )
+    raw = {
+        "maskmem": memory.maskmem.float(),
+        "maskmem_tpos": np.asarray(tpos, np.int32),
+        "obj_ptrs": memory.obj_ptrs,
+        "ptr_offsets": np.asarray(offsets, np.int32),
+        "max_ptr_offset": np.asarray([15], np.int32),
+    }
+    f = {"image_embed": features.image_embed, "high_res_0": features.high_res_0, "high_res_1": features.high_res_1}
     expected = [out.low_res_logits, out.object_score_logits, out.obj_ptr, out.iou, out.memory]
-    assert _close(got, expected) <= GRAPH_TOLERANCE
+    assert _close(_run(_session(onnx_repository, "track_frame"), **f, **raw), expected) <= GRAPH_TOLERANCE
+    # the fused graph: the same from the model image, its features never leaving the graph
+    fused = _run(_session(onnx_repository, "track_image"), image=model_images()[3][None], **raw)
+    assert _close(fused, expected) <= GRAPH_TOLERANCE
 
 
 def test_constant_pos_enc_equals_the_encoder_output(model: torch.nn.Module) -> None:

@@ -36,6 +36,7 @@ THREADS = 1  # the server's models and the in-process reference use the same thr
 STARTUP_S = 180.0
 #: tensor bytes of a video with the fused step / without it (0.70 measured: 3 objects at 128 px, 12 frames)
 TRAFFIC_RATIO = 0.75
+TRACKING_STEPS = ("track_image", "track_frame")  # fused, and tracking from features
 
 
 @pytest.fixture(scope="module")
@@ -155,17 +156,36 @@ def test_a_tracked_frame_travels_as_one_grey_channel_and_bfloat16_memories(
 
 
 def test_window_mode_through_triton_equals_in_process_window_mode(triton: TritonServer, checkpoint: Path) -> None:
-    """Windows (one encoded image per object, more than one request's batch) give the in-process results."""
+    """Windows (one encoded image per object, more than one request's batch) give the in-process results.
+
+    With the python variant's fused step a frame's windows go in one request; where the fused graph takes one
+    image (ONNX), frames of several windows go as encode + track instead.
+    """
     with torch_threads(THREADS):
         ref_logits, ref_scores = track_all(LocalBackend(build_model(f"samem-compact:{checkpoint}").model), zoom=2.0)
-    with TritonBackend(triton.grpc_url) as backend:
-        backend._encode_batch = 3  # below the 4 windows of a frame: the encoding is split into two requests
-        logits, scores = track_all(backend, zoom=2.0)
-    assert (ref_scores > 0).any()
-    assert np.array_equal(logits > 0, ref_logits > 0)
-    assert float(np.abs(logits - ref_logits).max()) <= 1e-5
-    # per-window requests vs one batch: float32 rounding of the test weights' scores (~300, gain 5000; 2e-6 here) only
-    np.testing.assert_allclose(scores, ref_scores, rtol=1e-5, atol=1e-5)
+    client = grpcclient.InferenceServerClient(triton.grpc_url)
+
+    def executions() -> np.ndarray:
+        stats = [client.get_inference_statistics(model_name(s), as_json=True)["model_stats"][0] for s in TRACKING_STEPS]
+        return np.asarray([int(stat.get("execution_count", 0)) for stat in stats])
+
+    used = {}
+    for fused_images in (-1, 1):
+        before = executions()
+        with TritonBackend(triton.grpc_url) as backend:
+            assert backend._fused_images == -1  # the python variant's fused step takes any number of windows
+            backend._encode_batch = 3  # below the 4 windows of a frame: the encoding is split into two requests
+            backend._fused_images = fused_images
+            logits, scores = track_all(backend, zoom=2.0)
+        used[fused_images] = executions() - before
+        assert (ref_scores > 0).any()
+        assert np.array_equal(logits > 0, ref_logits > 0)
+        assert float(np.abs(logits - ref_logits).max()) <= 1e-5
+        # per-window requests vs one batch: float32 rounding of the test weights' scores (~300, gain 5000) only
+        np.testing.assert_allclose(scores, ref_scores, rtol=1e-5, atol=1e-5)
+    (image_all, frame_all), (image_one, frame_one) = used[-1], used[1]
+    assert image_all > image_one and frame_one > frame_all  # frames of several windows: fused, or encode + track
+    client.close()
 
 
 def test_every_step_model_names_the_checkpoint_and_its_hash(

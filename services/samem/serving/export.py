@@ -1,4 +1,4 @@
-"""ONNX graphs of the engine's four steps, with real-valued RoPE, and their parity check against PyTorch.
+"""ONNX graphs of the engine's steps, with real-valued RoPE, and their parity check against PyTorch.
 
 Each graph wraps :mod:`samem.engine.steps` on a :func:`~samem.serving.rope.real_rope_model` copy of the model and
 has exactly the inputs and outputs of :func:`samem.serving.spec.step_tensors`. Two steps take Python values in the
@@ -22,7 +22,7 @@ from samem.engine import steps
 from samem.engine.steps import FrameFeatures
 from samem.errors import SamemError
 from samem.serving.rope import real_rope_model
-from samem.serving.spec import STEPS
+from samem.serving.spec import ALL_STEPS
 from samem.serving.step_runner import constant_pos_enc
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,29 @@ class TrackFrameGraph(_WithPosEnc):
         return out.low_res_logits, out.object_score_logits, out.obj_ptr, out.iou, out.memory
 
 
+class TrackImageGraph(TrackFrameGraph):
+    """One model image [1, 1, S, S] and raw memory -> heads and the new memory: encoding and tracking in one graph.
+
+    The fused step of a tracked frame (:data:`samem.serving.spec.FUSED_STEPS`): the frame's features never leave
+    the server. One image only; window mode (one image per object) sends ``encode_frame`` + ``track_frame``.
+    """
+
+    def forward(  # type: ignore[override]
+        self,
+        image: Tensor,
+        maskmem: Tensor,
+        maskmem_tpos: Tensor,
+        obj_ptrs: Tensor,
+        ptr_offsets: Tensor,
+        max_ptr_offset: Tensor,
+        previous_masks: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Encode the image, then track the objects from their memory."""
+        f = steps.encode_frame(self.model, image)
+        memory = (maskmem, maskmem_tpos, obj_ptrs, ptr_offsets, max_ptr_offset)
+        return super().forward(f.image_embed, f.high_res_0, f.high_res_1, *memory, previous_masks)
+
+
 def _example(model: nn.Module, step: str) -> tuple[tuple[Tensor, ...], dict[str, dict[int, object]]]:
     """Example inputs (realistic values from the PyTorch steps) and the dynamic dims of a step's graph."""
     size = int(model.image_size)
@@ -171,12 +194,14 @@ def _example(model: nn.Module, step: str) -> tuple[tuple[Tensor, ...], dict[str,
         "ptr_offsets": {0: pointers},
         "max_ptr_offset": None,
     }
-    inputs = (*f, maskmem, tpos, obj_ptrs, offsets, torch.tensor([15], dtype=torch.int32))
+    inputs = (maskmem, tpos, obj_ptrs, offsets, torch.tensor([15], dtype=torch.int32))
     if getattr(model, "mask_propagation", False):
         low = size // 4
         inputs += ((torch.rand(2, 1, low, low, generator=generator) > 0.5).float(),)
         dims["previous_masks"] = {0: objects}
-    return inputs, {"image_embed": None, "high_res_0": None, "high_res_1": None, **dims}
+    if step == "track_image":
+        return (torch.rand(1, 1, size, size, generator=generator), *inputs), {"image": None, **dims}
+    return (*f, *inputs), {"image_embed": None, "high_res_0": None, "high_res_1": None, **dims}
 
 
 _GRAPHS = {
@@ -184,12 +209,14 @@ _GRAPHS = {
     "decode_prompts": DecodePromptsGraph,
     "encode_memory": EncodeMemoryGraph,
     "track_frame": TrackFrameGraph,
+    "track_image": TrackImageGraph,
 }
 _OUTPUTS = {
     "encode_frame": ("image_embed", "high_res_0", "high_res_1", "pos_enc"),
     "decode_prompts": ("low_res_logits", "object_score_logits", "obj_ptr", "iou"),
     "encode_memory": ("memory",),
     "track_frame": ("low_res_logits", "object_score_logits", "obj_ptr", "iou", "memory"),
+    "track_image": ("low_res_logits", "object_score_logits", "obj_ptr", "iou", "memory"),
 }
 
 
@@ -241,7 +268,7 @@ def export_steps(model: nn.Module, paths: dict[str, Path], *, max_batch_size: in
     """
     del max_batch_size
     diffs = {}
-    for step in STEPS:
+    for step in ALL_STEPS:
         inputs, expected = export_step(model, step, paths[step])
         got = onnx_outputs(paths[step], inputs)
         diffs[step] = max(float((np.abs(g - e) / (1 + np.abs(e))).max()) for g, e in zip(got, expected, strict=True))

@@ -2,7 +2,7 @@
 
 One :class:`ServedModel` (which checkpoint, at which size, with which engine settings) and one variant (``python``:
 PyTorch inside Triton's python backend on CPUs; ``onnx``: exported graphs on onnxruntime/TensorRT on GPUs) give
-the four step models' :class:`ModelConfig`; :meth:`ModelConfig.to_pbtxt` renders Triton's protobuf text. Nothing
+the step models' :class:`ModelConfig`; :meth:`ModelConfig.to_pbtxt` renders Triton's protobuf text. Nothing
 else writes a ``config.pbtxt``.
 """
 
@@ -19,15 +19,16 @@ from samem.errors import InputError
 Variant = Literal["python", "onnx"]
 VARIANTS: tuple[Variant, ...] = ("python", "onnx")
 STEPS = ("encode_frame", "decode_prompts", "encode_memory", "track_frame")
-#: encode + track in one request, so that a tracked frame's features never leave the server (python variant only;
-#: clients fall back to ``encode_frame`` + ``track_frame`` where a repository lacks it)
+#: encode + track in one request, so that a tracked frame's features never leave the server (clients fall back to
+#: ``encode_frame`` + ``track_frame`` where a repository lacks it, e.g. one written before it existed)
 FUSED_STEPS = ("track_image",)
 ALL_STEPS = STEPS + FUSED_STEPS
 MODEL_PREFIX = "samem_"
 #: parameter keys every step model's config carries
 STEP_KEY, MODEL_KEY, VARIANT_KEY = "samem_step", "samem_model", "samem_variant"
 
-#: the Triton data types the steps use (bfloat16: spatial memories in the python variant, as the engine keeps them)
+#: the Triton data types the steps use (bfloat16: spatial memories in the python variant, as the engine keeps them;
+#: Triton's onnxruntime backend has no TYPE_BF16, triton-inference-server/server#8464, so ONNX graphs take float32)
 DTYPES = ("TYPE_FP32", "TYPE_BF16", "TYPE_INT32", "TYPE_BOOL")
 
 
@@ -36,11 +37,6 @@ def model_name(step: str) -> str:
     if step not in ALL_STEPS:
         raise InputError(f"unknown step {step!r}; steps: {', '.join(ALL_STEPS)}")
     return MODEL_PREFIX + step
-
-
-def variant_steps(variant: Variant) -> tuple[str, ...]:
-    """The steps a repository of ``variant`` serves: all of them in the python variant, the four in ONNX."""
-    return ALL_STEPS if variant == "python" else STEPS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,7 +150,7 @@ def step_tensors(
     ``encode_frame`` is batched over frames (its dims exclude the batch); the others take one frame's features
     ([1, ...]) and B objects; ``track_frame`` of models with mask propagation also takes ``previous_masks``.
     ``track_image`` takes ``track_frame``'s inputs with model images [n, 1, S, S] instead of features (n = 1, or one
-    window per object) and returns its outputs.
+    window per object; the ONNX graph takes n = 1) and returns its outputs.
     ``pos_enc`` is a constant of the image size, so only ``encode_frame`` returns it
     (clients ask for it once) and the other steps compute it themselves. Spatial memories (``maskmem`` in,
     ``memory`` out) are bfloat16 in the python variant, bit for bit what the engine's state keeps (half the bytes
@@ -189,7 +185,8 @@ def step_tensors(
     if step == "track_frame":
         return (*features, *memory), (*heads, new_memory)
     if step == "track_image":
-        return (_fp32("image", -1, 1, size, size), *memory), (*heads, new_memory)
+        images = -1 if variant == "python" else 1
+        return (_fp32("image", images, 1, size, size), *memory), (*heads, new_memory)
     raise InputError(f"unknown step {step!r}; steps: {', '.join(ALL_STEPS)}")
 
 

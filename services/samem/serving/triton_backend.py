@@ -201,8 +201,10 @@ class TritonBackend:
         config = self._client.get_model_config(model_name("encode_frame"), as_json=True)["config"]
         self.served = ServedModel.from_json(config["parameters"][MODEL_KEY]["string_value"])
         variant = config["parameters"][VARIANT_KEY]["string_value"]
-        self._types = {step: {t.name: t.dtype for group in step_tensors(step, self.served, variant) for t in group}
-                       for step in ALL_STEPS}  # fmt: skip
+        tensors = {step: step_tensors(step, self.served, variant) for step in ALL_STEPS}
+        self._types = {step: {t.name: t.dtype for group in groups for t in group} for step, groups in tensors.items()}
+        # images per fused request: any number in the python variant (windows), one in the ONNX graph
+        self._fused_images = next(t.dims[0] for t in tensors["track_image"][0] if t.name == "image")
         self._encode_batch = int(config.get("max_batch_size", 0)) or None  # None: no limit
         # the fused step (python variant): without it, track_image sends encode_frame + track_frame
         self.fused = fused and all(self._ready(model_name(step)) for step in FUSED_STEPS)
@@ -405,9 +407,10 @@ class TritonBackend:
         """:meth:`track_frame` on model images [n, 1, S, S] (n = 1, or one window per object), in one request.
 
         The frame's features stay on the server (at 1024 px they are 17 MB each way). Against a repository
-        without the fused step (the ONNX variant) it sends ``encode_frame`` and ``track_frame``.
+        without the fused step, or with windows where the served graph takes one image (ONNX), it sends
+        ``encode_frame`` and ``track_frame``.
         """
-        if not self.fused:
+        if not self.fused or 0 < self._fused_images < image.shape[0]:
             return self.track_frame(self.encode_frame(image), memory, previous_masks)
         inputs = {"image": image} | self._memory_inputs(memory, previous_masks)
         return StepOutput(**self._infer("track_image", inputs, self._tracked_shapes(memory.n_objects)))
