@@ -187,6 +187,11 @@ def test_the_wheel_provides_a_server_and_a_stub_for_this_python() -> None:
 def test_a_missing_repository_is_refused_before_starting(tmp_path: Path) -> None:
     with pytest.raises(TritonError, match="is not a directory; run `samem export` first"):
         TritonServer(tmp_path / "nothing")
+    with pytest.raises(TritonError, match="poll_seconds must be >= 1, got 0"):
+        TritonServer(tmp_path, poll_seconds=0)
+    polling = TritonServer(tmp_path, poll_seconds=5).command(tmp_path)
+    assert "--model-control-mode=poll" in polling and "--repository-poll-secs=5" in polling
+    assert not any(arg.startswith("--model-control-mode") for arg in TritonServer(tmp_path).command(tmp_path))
 
 
 def test_write_repository_refuses_version_zero(tmp_path: Path) -> None:

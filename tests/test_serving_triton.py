@@ -369,3 +369,26 @@ def test_the_server_refuses_a_checkpoint_changed_after_export(checkpoint: Path, 
     with pytest.raises(TritonError, match="re-run `samem export`"):
         server.start(timeout=STARTUP_S)
     assert not server.running
+
+
+def test_a_client_waits_a_bounded_time_for_models_still_loading(repository: Path, tmp_path: Path) -> None:
+    """A step model that is not ready: the backend waits up to its bound, names the model, or goes on once loaded."""
+    partial = tmp_path / "repository"
+    shutil.copytree(repository, partial)
+    late = model_name("track_frame")
+    shutil.move(partial / late, tmp_path / late)
+    with TritonServer(partial, threads=THREADS, poll_seconds=1) as server:
+        started = time.monotonic()
+        with pytest.raises(TritonError, match=rf"Triton at {server.grpc_url}: {late} not ready after 1 s"):
+            TritonBackend(server.grpc_url, ready_timeout=1.0)
+        assert 1.0 <= time.monotonic() - started < 5.0
+        connected: list[TritonBackend] = []
+        waiting = threading.Thread(target=lambda: connected.append(TritonBackend(server.grpc_url, ready_timeout=120)))
+        waiting.start()
+        time.sleep(2.0)
+        assert not connected and waiting.is_alive()  # still waiting for the missing model
+        shutil.move(tmp_path / late, partial / late)  # the server's next poll loads it
+        waiting.join(150)
+        assert connected, "the backend did not connect once the model was loaded"
+        with connected[0] as backend:
+            assert backend.encode_frame(model_images()[0][None]).image_embed.shape[0] == 1

@@ -95,7 +95,8 @@ class TritonServer:
 
     Ports default to free ones; ``threads`` caps each model's PyTorch/OpenMP threads (default: the libraries'
     own choice, all cores). ``start`` waits until the server and every model are ready (or fails with the end
-    of the server's log); ``stop`` sends SIGTERM, waits ``grace`` seconds, then kills.
+    of the server's log); ``stop`` sends SIGTERM, waits ``grace`` seconds, then kills. ``poll_seconds`` makes the
+    server rescan the repository that often and load, reload or unload what changed (Triton's poll mode).
     """
 
     def __init__(
@@ -109,6 +110,7 @@ class TritonServer:
         log_path: str | os.PathLike[str] | None = None,
         threads: int | None = None,
         verbose: bool = False,
+        poll_seconds: int | None = None,
     ) -> None:
         self.repository = Path(repository).resolve()
         if not self.repository.is_dir():
@@ -118,6 +120,9 @@ class TritonServer:
         self.http_port = http_port or free_port(host)
         self.metrics_port = metrics_port or free_port(host)
         self.threads, self.verbose = threads, verbose
+        if poll_seconds is not None and poll_seconds < 1:
+            raise TritonError(f"poll_seconds must be >= 1, got {poll_seconds}")
+        self.poll_seconds = poll_seconds
         self._workdir: Path | None = None
         self._log_path = Path(log_path) if log_path else None
         self._process: subprocess.Popen[bytes] | None = None
@@ -147,8 +152,10 @@ class TritonServer:
     def command(self, backend_directory: Path) -> list[str]:
         """The ``tritonserver`` command line."""
         install = TritonInstall.locate()
+        poll = ["--model-control-mode=poll", f"--repository-poll-secs={self.poll_seconds}"] if self.poll_seconds else []
         return [
             str(install.server),
+            *poll,
             f"--model-repository={self.repository}",
             f"--backend-directory={backend_directory}",
             f"--grpc-address={self.host}",

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import os
 import threading
+import time
 from itertools import count
 from types import TracebackType
 from typing import Any
@@ -176,10 +177,20 @@ class TritonBackend:
     """The engine's steps on a Triton server at ``url`` (``HOST:PORT`` of its gRPC endpoint).
 
     ``shared_memory`` passes tensors through system shared memory (same host); ``fused=False`` sends tracked frames
-    as ``encode_frame`` + ``track_frame`` even where the server has the fused ``track_image`` step.
+    as ``encode_frame`` + ``track_frame`` even where the server has the fused ``track_image`` step. A server that
+    cannot be reached fails at once; one whose step models are not ready yet (still loading) is waited for up to
+    ``ready_timeout`` seconds. ``timeout`` bounds each request.
     """
 
-    def __init__(self, url: str, *, shared_memory: bool = False, fused: bool = True, timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        shared_memory: bool = False,
+        fused: bool = True,
+        timeout: float = 300.0,
+        ready_timeout: float = 20.0,
+    ) -> None:
         import tritonclient.grpc as grpcclient
 
         self.url, self.shared_memory, self.timeout = url, shared_memory, timeout
@@ -192,12 +203,7 @@ class TritonBackend:
             raise TritonError(f"cannot reach Triton at {url}: {_reason(e)}; start one with `samem triton`") from e
         if not live:
             raise TritonError(f"Triton at {url} is not live")
-        for step in STEPS:
-            if not self._ready(model_name(step)):
-                raise TritonError(
-                    f"Triton at {url} does not serve a ready {model_name(step)!r}; serve a repository"
-                    " written by `samem export`"
-                )
+        self._wait_for_models(ready_timeout)
         config = self._client.get_model_config(model_name("encode_frame"), as_json=True)["config"]
         self.served = ServedModel.from_json(config["parameters"][MODEL_KEY]["string_value"])
         variant = config["parameters"][VARIANT_KEY]["string_value"]
@@ -216,6 +222,20 @@ class TritonBackend:
         """Connect to ``triton://HOST:PORT[?shared_memory=1]``."""
         address, shared = parse_backend_url(url)
         return cls(address, shared_memory=shared)
+
+    def _wait_for_models(self, timeout: float) -> None:
+        """Return once every step model is ready; poll up to ``timeout`` seconds, then name those that are not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            missing = [model_name(step) for step in STEPS if not self._ready(model_name(step))]
+            if not missing:
+                return
+            if time.monotonic() >= deadline:
+                raise TritonError(
+                    f"Triton at {self.url}: {', '.join(missing)} not ready after {timeout:g} s; serve a repository"
+                    " written by `samem export`"
+                )
+            time.sleep(0.25)
 
     def _ready(self, name: str) -> bool:
         try:
