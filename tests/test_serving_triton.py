@@ -205,6 +205,7 @@ def test_every_step_model_names_the_checkpoint_and_its_hash(
 
 
 def test_frame_encoding_is_batched_across_concurrent_videos(triton: TritonServer, checkpoint: Path) -> None:
+    """Frames of concurrent videos share executions; malformed requests among them fail alone."""
     images = model_images()[:8]
     with torch_threads(THREADS):
         reference = LocalBackend(build_model(f"samem-compact:{checkpoint}").model)
@@ -218,13 +219,26 @@ def test_frame_encoding_is_batched_across_concurrent_videos(triton: TritonServer
     before = counts()
     results: dict[int, torch.Tensor] = {}
     backends = [TritonBackend(triton.grpc_url) for _ in images]
-    barrier = threading.Barrier(len(images))
+    grey = images[0][None].numpy()
+    bad_requests = {
+        "three channels": request_input("image", np.repeat(grey, 3, axis=1), "TYPE_FP32"),
+        "bfloat16 image": request_input("image", np.zeros(grey.shape, np.int16), "TYPE_BF16"),
+    }
+    refused: dict[str, str] = {}
+    barrier = threading.Barrier(len(images) + len(bad_requests))
 
     def encode(index: int) -> None:
         barrier.wait()
         results[index] = backends[index].encode_frame(images[index][None]).image_embed
 
+    def send_bad(name: str) -> None:
+        barrier.wait()
+        with pytest.raises(InferenceServerException) as error:
+            client.infer(model_name("encode_frame"), [bad_requests[name]])
+        refused[name] = str(error.value)
+
     threads = [threading.Thread(target=encode, args=(i,)) for i in range(len(images))]
+    threads += [threading.Thread(target=send_bad, args=(name,)) for name in bad_requests]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -234,8 +248,9 @@ def test_frame_encoding_is_batched_across_concurrent_videos(triton: TritonServer
         backend.close()
     client.close()
     inferences, executions = after[0] - before[0], after[1] - before[1]
-    assert inferences == len(images)
+    assert inferences == len(images)  # the malformed requests never reached the model
     assert executions < inferences  # several videos' frames went through one model execution
+    assert "expected" in refused["three channels"] and "BF16" in refused["bfloat16 image"]
     for index, embed in enumerate(expected):
         assert torch.allclose(results[index], embed, atol=1e-5)
 
