@@ -19,7 +19,7 @@ placeholder; both models get the object-score head's output bias raised by OBJEC
 count as present and the agreement check compares real mask logits (the computation is the same either way).
 
 Run: .venv/bin/python bench/bench_engine.py [--frames N] [--repeats R] [--memory-frames SHORT LONG]
-[--skip-speed] [--skip-memory] [--device cpu|cuda] [--precision fp32|bf16] [--model NAME:random]
+[--skip-speed] [--skip-memory] [--device cpu|cuda] [--precision fp32|bf16] [--model NAME:random] [--compile [MODE]]
 
 On a GPU (``--device cuda``) upstream's per-object loop launches every kernel once per object, where the engine
 launches each once per frame for all objects; both wait for every frame's masks before the next is timed.
@@ -51,6 +51,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from samem.engine import LocalBackend, Preprocessor, Tracker, steps
+from samem.engine.compile import compile_model
 from samem.io.video import FrameGeometry, IntensityNormalizer, VideoReader, open_video
 from samem.model import build_model, parse_model_spec
 from samem.model.build import INFERENCE_OVERRIDES
@@ -70,6 +71,7 @@ SPEED_HEIGHT, SPEED_WIDTH, SPEED_PX_NM, SPEED_PARTICLES = 384, 512, 0.5, 10
 MEMORY_HEIGHT, MEMORY_WIDTH, MEMORY_PX_NM, MEMORY_PARTICLES = 96, 128, 2.0, 3
 OBJECT_COUNTS = (1, 3, 8)
 WARMUP_FRAMES = 4
+COMPILE_WARMUP_FRAMES = 10  # with --compile: past the frames whose memory bank still grows (7 memories)
 MIB = 1024 * 1024
 CONTENTION_CORES = 0.9  # a run keeping fewer than this share of its threads' cores busy probably had competition
 
@@ -282,7 +284,7 @@ def speed(args: argparse.Namespace, workdir: Path) -> list[SpeedRow]:
     n = args.frames
     print(
         f"\n== speed: {n} frames of {SPEED_HEIGHT} x {SPEED_WIDTH}, best of {args.repeats}, {args.device},"
-        f" {args.precision} (both) ==",
+        f" {args.precision} (both), engine {'eager' if args.compile is None else f'compiled ({args.compile})'} ==",
         flush=True,
     )
     start = time.perf_counter()
@@ -295,7 +297,9 @@ def speed(args: argparse.Namespace, workdir: Path) -> list[SpeedRow]:
         n_particles=SPEED_PARTICLES,
     )
     model = engine_model(args.device, args.model)
-    backend = LocalBackend(model, precision=args.precision)
+    mode = None if args.compile in (None, "default") else args.compile
+    engine = model if args.compile is None else compile_model(model, mode=mode)
+    backend = LocalBackend(engine, precision=args.precision)
     predictor = upstream_predictor(model, args.model)
     size = backend.settings.image_size
     warmup = min(WARMUP_FRAMES, n)
@@ -306,6 +310,11 @@ def speed(args: argparse.Namespace, workdir: Path) -> list[SpeedRow]:
         print(f"setup (simulation, models, upstream's frames): {time.perf_counter() - start:.1f} s", flush=True)
         ids, boxes = gt_boxes(clip, max(OBJECT_COUNTS))
         run_engine(backend, reader, prep, ids[:1], boxes[:1], warmup)
+        if args.compile is not None:  # every object count's shapes, and the growing memory bank, compiled untimed
+            for k in OBJECT_COUNTS:
+                compiling = time.perf_counter()
+                run_engine(backend, reader, prep, ids[:k], boxes[:k], min(n, COMPILE_WARMUP_FRAMES))
+                print(f"compiled for {k} object(s) in {time.perf_counter() - compiling:.1f} s", flush=True)
         run_upstream(predictor, folders[warmup], images, prep.geometry, boxes[:1], warmup, args.precision)
         rows, contended = [], False
         for k in OBJECT_COUNTS:
@@ -493,6 +502,15 @@ def main() -> None:
         default="fp32",
         help="speed part: bf16 runs the engine's LocalBackend(precision='bf16') and upstream under SAM 2's own"
         " bfloat16 autocast (default fp32)",
+    )
+    parser.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        metavar="MODE",
+        help="speed part: the engine's model through torch.compile (samem.engine.compile; MODE: default,"
+        " reduce-overhead for CUDA graphs, max-autotune), compiled for every object count before timing; upstream"
+        " stays eager",
     )
     parser.add_argument("--skip-speed", action="store_true", help="run the memory part only")
     parser.add_argument("--skip-memory", action="store_true", help="run the speed part only")

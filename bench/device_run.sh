@@ -55,3 +55,5 @@ run triton_hiera_l_8obj 120 bench_triton.py --precision bf16 --model sam2.1_hier
 run engine_compact_fp32 60 bench_engine.py --skip-memory --precision fp32
 run prefetch_hiera_l_bf16 90 bench_prefetch.py --precision bf16 --model sam2.1_hiera_l:random
 run prefetch_compact_fp32 60 bench_prefetch.py --precision fp32
+run compile_hiera_l_bf16 240 bench_engine.py --skip-memory --precision bf16 --model sam2.1_hiera_l:random --compile
+run compile_compact_graphs 180 bench_engine.py --skip-memory --precision fp32 --compile reduce-overhead

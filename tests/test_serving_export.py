@@ -20,7 +20,7 @@ from samem.model import build_model
 from samem.model.build import BOX_MASK_PROMPT_KEY, MASK_PROPAGATION_KEY
 from samem.serving.export import PARITY_TOLERANCE, DecodePromptsGraph
 from samem.serving.repository import MANIFEST
-from samem.serving.rope import real_rope_model
+from samem.model.rope import real_rope_model
 from samem.serving.spec import ALL_STEPS, model_name
 from samem.serving.step_runner import constant_pos_enc
 

@@ -1,6 +1,6 @@
 """ONNX graphs of the engine's steps, with real-valued RoPE, and their parity check against PyTorch.
 
-Each graph wraps :mod:`samem.engine.steps` on a :func:`~samem.serving.rope.real_rope_model` copy of the model and
+Each graph wraps :mod:`samem.engine.steps` on a :func:`~samem.model.rope.real_rope_model` copy of the model and
 has exactly the inputs and outputs of :func:`samem.serving.spec.step_tensors`. Two steps take Python values in the
 engine that become tensors here: ``track_frame``'s temporal positions and pointer offsets (gathered and encoded
 in the graph), and ``encode_memory``'s ``is_mask_from_pts`` (both mask encodings computed, one selected).
@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from samem.engine import steps
 from samem.engine.steps import FrameFeatures
 from samem.errors import SamemError
-from samem.serving.rope import real_rope_model
+from samem.model.rope import real_rope_model
 from samem.serving.spec import ALL_STEPS
 from samem.serving.step_runner import constant_pos_enc
 

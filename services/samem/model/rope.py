@@ -1,8 +1,10 @@
-"""A real-valued equivalent of SAM 2's rotary position encoding (RoPE), which ONNX can express.
+"""A real-valued equivalent of SAM 2's rotary position encoding (RoPE), which ONNX and torch.compile can express.
 
 Upstream's ``RoPEAttention`` rotates query/key channel pairs by multiplying with complex numbers
-(``torch.view_as_complex`` / ``torch.polar``); ONNX has no complex type. The same rotation on pairs
-``(x0, x1)`` is ``(x0 cos - x1 sin, x0 sin + x1 cos)`` with the cosines and sines of upstream's angles.
+(``torch.view_as_complex`` / ``torch.polar``); ONNX has no complex type, and TorchInductor generates no code for
+complex operators (with dynamic memory counts its compiled attention failed a stride check, torch 2.13). The same
+rotation on pairs ``(x0, x1)`` is ``(x0 cos - x1 sin, x0 sin + x1 cos)`` with the cosines and sines of upstream's
+angles.
 """
 
 from __future__ import annotations
