@@ -18,13 +18,13 @@ from samem.engine import steps
 from samem.engine.steps import FrameFeatures, MemoryInputs
 from samem.model import build_model
 from samem.model.build import BOX_MASK_PROMPT_KEY, MASK_PROPAGATION_KEY
+from samem.model.rope import real_rope_model
 from samem.serving.export import PARITY_TOLERANCE, DecodePromptsGraph
 from samem.serving.repository import MANIFEST
-from samem.model.rope import real_rope_model
 from samem.serving.spec import ALL_STEPS, model_name
 from samem.serving.step_runner import constant_pos_enc
 
-pytestmark = pytest.mark.slow  # exports four ONNX graphs: about 35 s
+pytestmark = pytest.mark.slow  # exports five ONNX graphs, three times: about 2 minutes
 
 # float32 ONNX (onnxruntime, CPU) vs PyTorch on the compact model at 128 px, error |ONNX - PyTorch| / (1 + |PyTorch|)
 # (relative for large values: the test weights amplify object scores to about +-600): measured at most 5e-6

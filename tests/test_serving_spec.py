@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
@@ -28,7 +29,7 @@ from samem.serving.spec import (
     step_config,
     step_tensors,
 )
-from samem.serving.triton_backend import parse_backend_url
+from samem.serving.triton_backend import parse_backend_url, request_input
 
 SIZE = 64
 
@@ -88,6 +89,15 @@ def test_spatial_memories_travel_as_the_engine_keeps_them_in_the_python_variant(
         assert next(t for t in outputs if t.name == "memory").dims == (-1, 64, h, h)
     with pytest.raises(InputError, match="unknown variant 'tflite'"):
         step_tensors("track_frame", served, "tflite")  # type: ignore[arg-type]
+
+
+def test_request_inputs_carry_their_wire_bytes() -> None:
+    bits = torch.randn(2, 3).to(torch.bfloat16)
+    item = request_input("maskmem", bits.view(torch.int16).numpy(), "TYPE_BF16")
+    assert item.datatype() == "BF16" and item.shape() == [2, 3]
+    assert torch.equal(torch.frombuffer(bytearray(item._get_content()), dtype=torch.bfloat16).reshape(2, 3), bits)
+    with pytest.raises(ValueError, match="input 'maskmem' of type TYPE_BF16 travels as int16, got float32"):
+        request_input("maskmem", bits.float().numpy(), "TYPE_BF16")  # values, not bits: refused, not truncated
 
 
 def test_awkward_paths_survive_the_config_text(served: ServedModel) -> None:

@@ -152,10 +152,12 @@ def request_input(name: str, array: np.ndarray, triton_type: str) -> Any:
     """A gRPC request input of config data type ``triton_type`` holding ``array`` (see :func:`_to_wire`)."""
     import tritonclient.grpc as grpcclient
 
-    request_type = _WIRE[triton_type][0]
+    request_type, wire = _WIRE[triton_type]
+    if array.dtype != wire:
+        raise ValueError(f"input {name!r} of type {triton_type} travels as {wire}, got {array.dtype}")
     item = grpcclient.InferInput(name, list(array.shape), request_type)
     if request_type == "BF16":  # tritonclient would convert float32 element by element in Python; send the bits
-        item._raw_content = np.ascontiguousarray(array, dtype=np.int16).tobytes()
+        item._raw_content = np.ascontiguousarray(array).tobytes()
     else:
         item.set_data_from_numpy(array)
     return item
