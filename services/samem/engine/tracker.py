@@ -420,14 +420,16 @@ class Tracker:
                     logits[i] = out.low_res_logits[k].float()
                     objects[i] = dataclasses.replace(objects[i], non_cond={**objects[i].non_cond, frame: outputs[i]})
         order = range(len(objects))
-        low_res = torch.stack([logits[i].cpu() for i in order])
         if windowed:
             seen = [outputs[i].window for i in order]
             assert all(w is not None for w in seen), "window mode stores a window with every output"
+            low_res = torch.stack([logits[i].cpu() for i in order])
             frame_logits = paste_logits(low_res, seen, height=state.height, width=state.width)
             objects = [self._follow(objects[i], outputs[i], logits[i]) for i in order]
-        else:
-            frame_logits = logits_to_input(low_res, self._geometry)
+        else:  # resized where the model ran (a GPU does it in microseconds), then copied once
+            device = next((t.device for t in logits.values() if t.device.type != "cpu"), torch.device("cpu"))
+            low_res = torch.stack([logits[i].to(device) for i in order])
+            frame_logits = logits_to_input(low_res, self._geometry).cpu()
         result = FrameResult(
             frame=frame,
             particle_ids=state.particle_ids,
