@@ -39,6 +39,12 @@ TRAFFIC_RATIO = 0.75
 TRACKING_STEPS = ("track_image", "track_frame")  # fused, and tracking from features
 
 
+def _statistic(client: grpcclient.InferenceServerClient, step: str, key: str) -> int:
+    """One of Triton's inference statistics of a step model (``execution_count``, ``inference_count``)."""
+    stats = client.get_inference_statistics(model_name(step), as_json=True)["model_stats"][0]
+    return int(stats.get(key, 0))
+
+
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = write_checkpoint(tmp_path_factory.mktemp("weights") / "compact.pt")
@@ -94,12 +100,7 @@ def test_tracked_frames_go_through_the_fused_step_and_match_without_it(triton: T
     with torch_threads(THREADS):
         local = track_all(LocalBackend(build_model(f"samem-compact:{checkpoint}").model), one_layout=True)
     client = grpcclient.InferenceServerClient(triton.grpc_url)
-
-    def executions(step: str) -> int:
-        stats = client.get_inference_statistics(model_name(step), as_json=True)["model_stats"][0]
-        return int(stats.get("execution_count", 0))
-
-    before = {step: executions(step) for step in ("track_image", "track_frame")}
+    before = {step: _statistic(client, step, "execution_count") for step in TRACKING_STEPS}
     traffic = {}
     for fused in (True, False):
         with TritonBackend(triton.grpc_url, fused=fused) as backend:
@@ -109,7 +110,7 @@ def test_tracked_frames_go_through_the_fused_step_and_match_without_it(triton: T
         np.testing.assert_allclose(logits, local[0], rtol=0, atol=1e-6)
         np.testing.assert_allclose(scores, local[1], rtol=0, atol=1e-6)
         if fused:
-            used = {step: executions(step) - before[step] for step in before}
+            used = {step: _statistic(client, step, "execution_count") - before[step] for step in before}
             assert used == {"track_image": N_FRAMES - 1, "track_frame": 0}
     assert traffic[True] < TRAFFIC_RATIO * traffic[False]
     client.close()
@@ -166,8 +167,7 @@ def test_window_mode_through_triton_equals_in_process_window_mode(triton: Triton
     client = grpcclient.InferenceServerClient(triton.grpc_url)
 
     def executions() -> np.ndarray:
-        stats = [client.get_inference_statistics(model_name(s), as_json=True)["model_stats"][0] for s in TRACKING_STEPS]
-        return np.asarray([int(stat.get("execution_count", 0)) for stat in stats])
+        return np.asarray([_statistic(client, step, "execution_count") for step in TRACKING_STEPS])
 
     used = {}
     for fused_images in (-1, 1):
@@ -212,9 +212,8 @@ def test_frame_encoding_is_batched_across_concurrent_videos(triton: TritonServer
         expected = [reference.encode_frame(image[None]).image_embed for image in images]
     client = grpcclient.InferenceServerClient(triton.grpc_url)
 
-    def counts() -> tuple[int, int]:
-        stats = client.get_inference_statistics(model_name("encode_frame"), as_json=True)["model_stats"][0]
-        return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
+    def counts() -> tuple[int, ...]:
+        return tuple(_statistic(client, "encode_frame", key) for key in ("inference_count", "execution_count"))
 
     before = counts()
     results: dict[int, torch.Tensor] = {}
