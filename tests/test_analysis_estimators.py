@@ -78,6 +78,27 @@ def test_lagging_positions_fail_the_check_with_the_predicted_correlation(fractio
     assert len(result.notes) == 1 and "biased low" in result.notes[0] and "note:" in result.summary()
 
 
+def test_errors_lasting_a_few_frames_fail_the_check_with_the_predicted_correlation() -> None:
+    """AR(1) position errors (variance s^2, correlation rho per frame): r = -s^2 rho (1 - rho)^2 / <dx^2> at lag 2,
+    and the CVE's D rises by s^2 rho (1 - rho) / dt."""
+    rng = np.random.default_rng(11)
+    rho, s2 = 0.5, 2 * D_TRUE * DT
+    xy = brownian(rng, 200, 300, D_TRUE, DT)
+    errors = np.empty_like(xy)
+    errors[:, 0] = rng.normal(0.0, np.sqrt(s2), errors[:, 0].shape)
+    for t in range(1, xy.shape[1]):
+        errors[:, t] = rho * errors[:, t - 1] + rng.normal(0.0, np.sqrt(s2 * (1 - rho**2)), errors[:, t].shape)
+    table = to_table(xy + errors, PX, keep=rng.random(xy.shape[:2]) > 0.05)
+    check = step_correlation(table, PX)
+    step_variance = 2 * D_TRUE * DT + 2 * s2 * (1 - rho)
+    assert check.r == pytest.approx(-s2 * rho * (1 - rho) ** 2 / step_variance, abs=0.015)
+    assert check.z < -3 and check.independent_errors_rejected
+    result = analyze(table, px_nm=PX, fps=1 / DT, exposure_fraction=0.0, n_bootstrap=0)
+    assert result.ensemble["cve"]["D_nm2_s"] == pytest.approx(D_TRUE + s2 * rho * (1 - rho) / DT, rel=0.04)
+    assert result.ensemble["cve"]["independent_errors_rejected"]
+    assert len(result.notes) == 1 and "biased high" in result.notes[0]
+
+
 def test_step_correlation_never_pairs_displacements_across_a_gap() -> None:
     frames = [0, 1, 3, 4, 6, 7]  # displacements 0->1, 3->4, 6->7: starts 3 frames apart, never 2
     table = pd.DataFrame({"frame": frames, "particle": 1, "x": np.arange(6.0) ** 2, "y": 0.0})

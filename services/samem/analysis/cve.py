@@ -14,10 +14,11 @@ import pandas as pd
 DIMENSIONS = 2
 #: The check of :func:`step_correlation`: displacements this many frames apart ...
 CHECK_LAG = 2
-#: ... correlate significantly (z above this) ...
+#: ... correlate significantly (|z| above this) ...
 CHECK_Z = 3.0
-#: ... and enough to matter: a tracker whose position moves a fraction a of the way to the particle each frame
-#: gives r = (1 - a)^2 and biases the CVE by -2 (1 - a)^2 / (2 - a) (-7 % at a = 0.8, -23 % at a = 0.6).
+#: ... and enough to matter (|r| above this). Positive r: a tracker whose position moves a fraction a of the way
+#: to the particle each frame gives r = (1 - a)^2 and biases the CVE by -2 (1 - a)^2 / (2 - a) (-7 % at a = 0.8,
+#: -23 % at a = 0.6). Negative r: errors that persist a few frames (correlation rho per frame) bias it high.
 CHECK_MIN_R = 0.03
 
 
@@ -203,8 +204,8 @@ class StepCorrelation:
 
     @property
     def independent_errors_rejected(self) -> bool:
-        """True when the displacements correlate beyond one frame (:data:`CHECK_Z`, :data:`CHECK_MIN_R`)."""
-        return bool(self.z > CHECK_Z and self.r > CHECK_MIN_R)
+        """True when the displacements correlate beyond one frame, either way (:data:`CHECK_Z`, :data:`CHECK_MIN_R`)."""
+        return bool(abs(self.z) > CHECK_Z and abs(self.r) > CHECK_MIN_R)
 
 
 def step_correlation(tracks: pd.DataFrame, px_nm: float, lag: int = CHECK_LAG) -> StepCorrelation:
@@ -212,9 +213,11 @@ def step_correlation(tracks: pd.DataFrame, px_nm: float, lag: int = CHECK_LAG) -
 
     The CVE's model (diffusion, independent localisation errors, motion blur) gives displacements that correlate
     with their neighbours only: ``<dx_n dx_{n+m}> = 0`` for m >= 2 (Vestergaard et al. 2014, Sec. II). Errors that
-    persist over frames, as a tracker with memory makes when its masks lag the particle, break this and bias the
-    CVE low. Under the model, with autocovariances g0 and g1, the mean of N products has variance
-    ``(g0^2 + 2 g1^2) / N`` to leading order; ``z`` is the mean over its square root.
+    persist over frames break this, either way. A tracker whose masks lag the particle smooths the positions: r > 0,
+    the CVE's D is biased low. Position errors correlated over a few frames (autocovariance s^2 rho^k, as masks
+    that shrink, fragment or jump to a neighbour for a while make) give ``r = -s^2 rho (1 - rho)^2 / <dx^2>`` and
+    bias the CVE's D up by ``s^2 rho (1 - rho) / dt``. Under the model, with autocovariances g0 and g1, the mean
+    of N products has variance ``(g0^2 + 2 g1^2) / N`` to leading order; ``z`` is the mean over its square root.
 
     References
     ----------

@@ -198,11 +198,12 @@ def _correlation_notes(correlation: StepCorrelation) -> list[str]:
     """A warning when the CVE's independent-errors assumption fails (:func:`samem.analysis.cve.step_correlation`)."""
     if not correlation.independent_errors_rejected:
         return []
-    return [
-        f"displacements {correlation.lag} frames apart correlate (r = {correlation.r:.3f}, z = {correlation.z:.1f}):"
-        " localisation errors persist over frames (e.g. masks of a tracker with memory lag the particle), so the"
-        " CVE's D is biased low; the MSD fit is less affected"
-    ]
+    found = f"displacements {correlation.lag} frames apart correlate (r = {correlation.r:.3f}, z = {correlation.z:.1f})"
+    if correlation.r > 0:
+        return [f"{found}: localisation errors persist over frames (e.g. masks of a tracker with memory lag the"
+                " particle), so the CVE's D is biased low; the MSD fit is less affected"]  # fmt: skip
+    return [f"{found}: position errors last a few frames (e.g. masks that shrink, break up or jump to a neighbour"
+            " and recover), so the CVE's D is biased high; check the overlay before trusting D"]  # fmt: skip
 
 
 def _bootstrap_curves(msd: MSDResult, n_bootstrap: int, seed: int) -> np.ndarray:
