@@ -216,6 +216,30 @@ def test_figures_show_every_particle_the_fits_and_each_van_hove_lag(analysed: tu
     assert table["D, CVE (nm²/s)"].iloc[-1].startswith(f"{expected:.3g}")
 
 
+def _show_notes_page(stats: dict) -> None:
+    from samem_dashboard import results
+
+    results.show_notes(stats)
+
+
+def test_the_analysis_warnings_are_shown_above_the_statistics(analysed: tuple, tmp_path: Path) -> None:
+    """Positions that lag the particle fail the CVE's check; stats.json carries the note and the page shows it."""
+    tracks, stats, _ = analysed
+    assert stats["notes"] == []
+    lagging = tracks.sort_values(["particle", "frame"]).copy()
+    for _, rows in lagging.groupby("particle"):
+        x, y = rows["x"].to_numpy().copy(), rows["y"].to_numpy().copy()
+        for t in range(1, len(x)):
+            x[t], y[t] = x[t - 1] + 0.4 * (x[t] - x[t - 1]), y[t - 1] + 0.4 * (y[t] - y[t - 1])
+        lagging.loc[rows.index, ["x", "y"]] = np.column_stack([x, y])
+    out = write_analysis(analyze(lagging, px_nm=0.5, fps=20.0, exposure_fraction=0.0, n_bootstrap=0), tmp_path / "a")
+    lagged = json.loads((out / "stats.json").read_text())
+    assert len(lagged["notes"]) == 1 and "biased low" in lagged["notes"][0]
+    page = AppTest.from_function(_show_notes_page, args=(lagged,)).run()
+    assert [w.value for w in page.warning] == [f"Check before trusting D: {lagged['notes'][0]}."]
+    assert not AppTest.from_function(_show_notes_page, args=(stats,)).run().warning
+
+
 # ----- the app against a real service -----
 
 

@@ -134,8 +134,15 @@ def render(client: Client) -> None:
                 f"{_fmt(drift.get('velocity_x_nm_s'))}, {_fmt(drift.get('velocity_y_nm_s'))} nm/s (x, y) · errors: "
                 "per particle from each estimator's variance, ensemble by bootstrap over particles."
             )  # fmt: skip
+            show_notes(stats)
     with files_tab:
         _downloads(client, job_id, video, csv, analysis)
+
+
+def show_notes(stats: dict[str, Any]) -> None:
+    """The analysis's warnings (e.g. a failed check of the CVE's assumptions), one warning box each."""
+    for note in stats.get("notes", []):
+        st.warning(f"Check before trusting D: {note}.")
 
 
 def _job_label(job: pb.Job) -> str:
