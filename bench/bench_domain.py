@@ -46,20 +46,30 @@ def clip(index: int, n_frames: int, cache: Path | None) -> tuple[np.ndarray, np.
     return video, labels
 
 
-def clip_j(model, video: np.ndarray, labels: np.ndarray) -> tuple[float, int, object] | None:
-    """Mean J over prompted objects and frames, the number of objects and the zoom used; None without objects."""
+def clip_prompts(labels: np.ndarray) -> list[PromptSpec]:
+    """A box prompt on frame 0 for every particle of at least ``MIN_AREA_PX`` pixels there."""
     boxes = {k: b for k, b in label_boxes(labels[0]).items() if (labels[0] == k).sum() >= MIN_AREA_PX}
-    if not boxes:
-        return None
-    prompts = [PromptSpec(particle=int(k), frame=0, box=tuple(b)) for k, b in boxes.items()]
-    result = track(video, prompts, model=model, return_masks=True, overlay=None)
+    return [PromptSpec(particle=int(k), frame=0, box=tuple(b)) for k, b in boxes.items()]
+
+
+def mean_j(masks: np.ndarray, reference: np.ndarray, particles: list[int]) -> float:
+    """Mean J of ``particles`` in two label stacks over objects and frames (absent from both: 1)."""
     scores = []
-    for k in boxes:
-        for t in range(len(video)):
-            pred, truth = result.masks[t] == k, labels[t] == k
+    for k in particles:
+        for t in range(len(masks)):
+            pred, truth = masks[t] == k, reference[t] == k
             union = np.logical_or(pred, truth).sum()
             scores.append(np.logical_and(pred, truth).sum() / union if union else 1.0)
-    return float(np.mean(scores)), len(boxes), result.run["zoom"]
+    return float(np.mean(scores))
+
+
+def clip_j(model, video: np.ndarray, labels: np.ndarray) -> tuple[float, int, object] | None:
+    """Mean J over prompted objects and frames, the number of objects and the zoom used; None without objects."""
+    prompts = clip_prompts(labels)
+    if not prompts:
+        return None
+    result = track(video, prompts, model=model, return_masks=True, overlay=None)
+    return mean_j(result.masks, labels, [p.particle for p in prompts]), len(prompts), result.run["zoom"]
 
 
 def main() -> None:
