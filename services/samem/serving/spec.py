@@ -222,7 +222,7 @@ def step_config(
         instance_kind="KIND_GPU",
         dynamic_batching_delay_us=1000 if batched else None,
         preferred_batch_sizes=(max_batch_size,) if batched else (),
-        fp16_tensorrt=batched,
+        fp16_tensorrt=batched,  # fp16 frame encoding costs no accuracy (bench/bench_precision.py, README)
         default_model_filename="model.onnx",
         **common,
     )
