@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +46,17 @@ def clip(index: int, n_frames: int, cache: Path | None) -> tuple[np.ndarray, np.
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, video=video, labels=labels)
     return video, labels
+
+
+def render_clips(indices: range, n_frames: int, cache: Path, jobs: int) -> None:
+    """Render the clips of ``indices`` missing from ``cache`` in ``jobs`` processes (the simulator uses one core)."""
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as pool:
+            list(pool.map(partial(_render, n_frames=n_frames, cache=cache), indices))
+
+
+def _render(index: int, *, n_frames: int, cache: Path) -> None:
+    clip(index, n_frames, cache)
 
 
 def clip_prompts(labels: np.ndarray) -> list[PromptSpec]:

@@ -20,7 +20,7 @@ float32 for the encoder), so a small clip count is the default. A CPU emulates t
 kernel choices.
 
 Run: .venv/bin/python bench/bench_precision.py [--clips 8] [--frames 20] [--variants fp16,fp16-autocast,bf16]
-[--model samem-compact] [--cache DIR] [--threads 2] [--device cuda]
+[--model samem-compact] [--cache DIR [--jobs N]] [--threads 2] [--device cuda]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from bench_domain import SEED, clip, clip_prompts, mean_j
+from bench_domain import SEED, clip, clip_prompts, mean_j, render_clips
 from hardware import cpu_line
 
 from samem.model import LoadedModel, build_model
@@ -95,11 +95,15 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None, help="keep rendered clips here (shared with bench_domain)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--jobs", type=int, default=1, help="render missing clips into --cache in N processes first")
     args = parser.parse_args()
     variants = ["fp32"] + [v for v in args.variants.split(",") if v]
     unknown = set(variants) - {"fp32", *VARIANTS}
     if unknown:
         parser.error(f"unknown variants {sorted(unknown)}; choose from {', '.join(VARIANTS)}")
+    if args.jobs > 1 and args.cache is None:
+        parser.error("--jobs renders into --cache: give both")
+    render_clips(range(args.clips), args.frames, args.cache, args.jobs)
     torch.set_num_threads(args.threads)
     loaded = build_model(args.model, device=args.device)
     runs = {name: variant_run(name, loaded) for name in variants}

@@ -57,4 +57,4 @@ run prefetch_hiera_l_bf16 90 bench_prefetch.py --precision bf16 --model sam2.1_h
 run prefetch_compact_fp32 60 bench_prefetch.py --precision fp32
 run compile_hiera_l_bf16 240 bench_engine.py --skip-memory --precision bf16 --model sam2.1_hiera_l:random --compile
 run compile_compact_graphs 180 bench_engine.py --skip-memory --precision fp32 --compile reduce-overhead
-run precision_compact 150 bench_precision.py --clips 6
+run precision_compact 240 bench_precision.py --clips 12 --jobs 12 --cache /tmp/precision_clips
