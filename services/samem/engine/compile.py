@@ -8,9 +8,18 @@ kernel launches; on a CPU it bought 1.02x for samem-compact at 512 px with 3 obj
 products and attention dominate). ``mode="reduce-overhead"`` records CUDA graphs on a GPU, which removes the launch
 cost that bounds a small model's frame rate there; neither is measured on a GPU yet (``bench/bench_engine.py
 --compile``). The first frames of each new shape pay the compilation.
+
+A CUDA graph returns its outputs in buffers that its next replay overwrites, while the engine keeps a frame's
+outputs (object pointers, mask logits, cached features) across later steps. In the modes that record graphs each
+component's outputs are therefore copied out (:func:`owned_outputs`), and every call starts a new cudagraph-trees
+step, so no graph output is ever read after a replay.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,10 +36,39 @@ COMPONENTS = (
 )
 
 
+#: torch.compile modes that record CUDA graphs on a GPU
+GRAPH_MODES = ("reduce-overhead", "max-autotune")
+
+
 def compile_model(model: nn.Module, *, mode: str | None = None) -> nn.Module:
     """A copy of ``model`` (eval mode) whose components run compiled in ``mode``; ``model`` is left as it is."""
     compiled = real_rope_model(model).eval()
     for name, dynamic in COMPONENTS:
         component = getattr(compiled, name)
-        component.forward = torch.compile(component.forward, mode=mode, fullgraph=True, dynamic=dynamic)
+        forward = torch.compile(component.forward, mode=mode, fullgraph=True, dynamic=dynamic)
+        component.forward = owned_outputs(forward) if mode in GRAPH_MODES else forward
     return compiled
+
+
+def owned_outputs(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """``forward`` starting a new cudagraph-trees step on each call and returning copies of its tensor outputs."""
+
+    @functools.wraps(forward)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        torch.compiler.cudagraph_mark_step_begin()
+        return _copied(forward(*args, **kwargs))
+
+    return run
+
+
+def _copied(value: Any) -> Any:
+    """``value`` with every tensor in it (also inside tuples, lists and dicts) cloned."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        return type(value)(*(_copied(item) for item in value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copied(item) for item in value)
+    return value
