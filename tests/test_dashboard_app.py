@@ -236,7 +236,7 @@ def test_the_analysis_warnings_are_shown_above_the_statistics(analysed: tuple, t
     lagged = json.loads((out / "stats.json").read_text())
     assert len(lagged["notes"]) == 1 and "biased low" in lagged["notes"][0]
     page = AppTest.from_function(_show_notes_page, args=(lagged,)).run()
-    assert [w.value for w in page.warning] == [f"Check before trusting D: {lagged['notes'][0]}."]
+    assert [w.value for w in page.warning] == [f"Analysis note: {lagged['notes'][0]}."]
     assert not AppTest.from_function(_show_notes_page, args=(stats,)).run().warning
 
 

@@ -142,7 +142,7 @@ def render(client: Client) -> None:
 def show_notes(stats: dict[str, Any]) -> None:
     """The analysis's warnings (e.g. a failed check of the CVE's assumptions), one warning box each."""
     for note in stats.get("notes", []):
-        st.warning(f"Check before trusting D: {note}.")
+        st.warning(f"Analysis note: {note}.")
 
 
 def _job_label(job: pb.Job) -> str:
