@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_analysis_synth import brownian, to_table
+from test_analysis_synth import brownian, lagging, to_table
 
 from samem.analysis.writer import OUTPUT_FILES
 from samem.cli import main
@@ -95,9 +95,7 @@ def test_summary_printed(good_csv: Path, tmp_path: Path, capsys: pytest.CaptureF
 def test_lagging_tracks_get_a_note_in_every_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Positions that follow the particle only part of the way each frame break the CVE's assumption: say so."""
     rng = np.random.default_rng(3)
-    xy = brownian(rng, 40, 150, 200.0, 0.1)
-    for t in range(1, xy.shape[1]):
-        xy[:, t] = xy[:, t - 1] + 0.6 * (xy[:, t] - xy[:, t - 1])
+    xy = lagging(brownian(rng, 40, 150, 200.0, 0.1), 0.6)
     path = tmp_path / "lagging.csv"
     to_table(xy, 1.5).to_csv(path, index=False)
     out = tmp_path / "result"

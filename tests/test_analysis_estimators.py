@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_analysis_synth import brownian, fbm, to_table
+from test_analysis_synth import brownian, fbm, lagging, to_table
 
 from samem.analysis.cve import CHECK_MIN_R, cve, step_correlation
 from samem.analysis.pipeline import analyze
@@ -53,20 +53,11 @@ def test_independent_errors_pass_the_step_correlation_check(noisy_brownian, nois
     assert not noisy_result.ensemble["cve"]["independent_errors_rejected"] and noisy_result.notes == []
 
 
-def _lagging(xy_nm: np.ndarray, fraction: float) -> np.ndarray:
-    """What a tracker reports that moves ``fraction`` of the way from its last position to the particle each frame."""
-    out = np.empty_like(xy_nm)
-    out[:, 0] = xy_nm[:, 0]
-    for t in range(1, xy_nm.shape[1]):
-        out[:, t] = out[:, t - 1] + fraction * (xy_nm[:, t] - out[:, t - 1])
-    return out
-
-
 @pytest.mark.parametrize("fraction", [0.6, 0.8])
 def test_lagging_positions_fail_the_check_with_the_predicted_correlation(fraction: float) -> None:
     """Exponential smoothing: r = (1 - a)^2 at lag 2, and the CVE's D falls by 2 (1 - a)^2 / (2 - a)."""
     rng = np.random.default_rng(7)
-    xy = _lagging(brownian(rng, 200, 300, D_TRUE, DT), fraction)
+    xy = lagging(brownian(rng, 200, 300, D_TRUE, DT), fraction)
     table = to_table(xy, PX, keep=rng.random(xy.shape[:2]) > 0.05)
     check = step_correlation(table, PX)
     assert check.r == pytest.approx((1 - fraction) ** 2, abs=0.015)

@@ -29,6 +29,15 @@ def brownian(
     return np.cumsum(steps, axis=1) + rng.normal(0.0, sigma_nm, (n_particles, n_frames, 2))
 
 
+def lagging(xy_nm: np.ndarray, fraction: float) -> np.ndarray:
+    """What a tracker reports that moves ``fraction`` of the way from its last position to the particle each frame."""
+    out = np.empty_like(xy_nm)
+    out[:, 0] = xy_nm[:, 0]
+    for t in range(1, xy_nm.shape[1]):
+        out[:, t] = out[:, t - 1] + fraction * (xy_nm[:, t] - out[:, t - 1])
+    return out
+
+
 def fbm(rng: np.random.Generator, n_particles: int, n_frames: int, hurst: float, scale_nm: float) -> np.ndarray:
     """Exact fractional Brownian motion (P, T, 2) by Davies-Harte circulant embedding of fractional Gaussian noise.
 

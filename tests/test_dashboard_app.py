@@ -25,6 +25,7 @@ from samem_dashboard.config import DashboardConfig
 from samem_dashboard.errors import describe
 from service_support import HEIGHT, WIDTH, write_video
 from streamlit.testing.v1 import AppTest
+from test_analysis_synth import brownian, lagging, to_table
 
 from samem.analysis import analyze, write_analysis
 from samem.client import Client, ClientError
@@ -224,15 +225,10 @@ def _show_notes_page(stats: dict) -> None:
 
 def test_the_analysis_warnings_are_shown_above_the_statistics(analysed: tuple, tmp_path: Path) -> None:
     """Positions that lag the particle fail the CVE's check; stats.json carries the note and the page shows it."""
-    tracks, stats, _ = analysed
+    _, stats, _ = analysed
     assert stats["notes"] == []
-    lagging = tracks.sort_values(["particle", "frame"]).copy()
-    for _, rows in lagging.groupby("particle"):
-        x, y = rows["x"].to_numpy().copy(), rows["y"].to_numpy().copy()
-        for t in range(1, len(x)):
-            x[t], y[t] = x[t - 1] + 0.4 * (x[t] - x[t - 1]), y[t - 1] + 0.4 * (y[t] - y[t - 1])
-        lagging.loc[rows.index, ["x", "y"]] = np.column_stack([x, y])
-    out = write_analysis(analyze(lagging, px_nm=0.5, fps=20.0, exposure_fraction=0.0, n_bootstrap=0), tmp_path / "a")
+    tracks = to_table(lagging(brownian(np.random.default_rng(5), 20, 60, 200.0, 0.05), 0.4), 0.5)
+    out = write_analysis(analyze(tracks, px_nm=0.5, fps=20.0, exposure_fraction=0.0, n_bootstrap=0), tmp_path / "a")
     lagged = json.loads((out / "stats.json").read_text())
     assert len(lagged["notes"]) == 1 and "biased low" in lagged["notes"][0]
     page = AppTest.from_function(_show_notes_page, args=(lagged,)).run()
