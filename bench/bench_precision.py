@@ -38,6 +38,7 @@ import torch
 from bench_domain import SEED, clip, clip_prompts, mean_j, render_clips
 from hardware import cpu_line
 
+from samem.engine.compile import map_tensors
 from samem.model import LoadedModel, build_model
 from samem.tracking import track
 
@@ -46,13 +47,7 @@ VARIANTS = ("fp16", "fp16-autocast", "bf16")
 
 def _float32(value: Any) -> Any:
     """``value`` (a tensor, or a dict / list of them) with every floating tensor in float32."""
-    if isinstance(value, torch.Tensor):
-        return value.float() if value.is_floating_point() else value
-    if isinstance(value, dict):
-        return {key: _float32(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_float32(item) for item in value]
-    return value
+    return map_tensors(lambda tensor: tensor.float() if tensor.is_floating_point() else tensor, value)
 
 
 def fp16_encoder(model: torch.nn.Module, *, autocast: bool) -> torch.nn.Module:
@@ -78,10 +73,8 @@ def fp16_encoder(model: torch.nn.Module, *, autocast: bool) -> torch.nn.Module:
 
 def variant_run(name: str, loaded: LoadedModel) -> tuple[LoadedModel, str]:
     """The model and the engine precision of variant ``name``."""
-    if name == "fp32":
-        return loaded, "fp32"
-    if name == "bf16":
-        return loaded, "bf16"
+    if name in ("fp32", "bf16"):
+        return loaded, name
     autocast = name == "fp16-autocast"
     return dataclasses.replace(loaded, model=fp16_encoder(loaded.model, autocast=autocast)), "fp32"
 

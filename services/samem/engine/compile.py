@@ -56,19 +56,19 @@ def owned_outputs(forward: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(forward)
     def run(*args: Any, **kwargs: Any) -> Any:
         torch.compiler.cudagraph_mark_step_begin()
-        return _copied(forward(*args, **kwargs))
+        return map_tensors(torch.clone, forward(*args, **kwargs))
 
     return run
 
 
-def _copied(value: Any) -> Any:
-    """``value`` with every tensor in it (also inside tuples, lists and dicts) cloned."""
+def map_tensors(function: Callable[[torch.Tensor], torch.Tensor], value: Any) -> Any:
+    """``value`` with ``function`` applied to every tensor in it, also inside tuples, lists and dicts."""
     if isinstance(value, torch.Tensor):
-        return value.clone()
+        return function(value)
     if isinstance(value, dict):
-        return {key: _copied(item) for key, item in value.items()}
+        return {key: map_tensors(function, item) for key, item in value.items()}
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
-        return type(value)(*(_copied(item) for item in value))
+        return type(value)(*(map_tensors(function, item) for item in value))
     if isinstance(value, (list, tuple)):
-        return type(value)(_copied(item) for item in value)
+        return type(value)(map_tensors(function, item) for item in value)
     return value
