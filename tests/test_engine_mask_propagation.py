@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 from train_support import SIZE, present_model
 
 from samem.engine import LocalBackend, Tracker, VideoState, steps
+from samem.engine.pieces import carried_mask
 
 N_FRAMES = 6
 BOXES = np.array([[4.0, 6.0, 26.0, 30.0], [30.0, 28.0, 60.0, 58.0]])
@@ -58,10 +61,33 @@ def test_each_tracked_frame_is_prompted_with_the_previous_output_mask():
             torch.tensor(BOXES, dtype=torch.float32).reshape(2, 2, 2),
             torch.tensor([[2, 3], [2, 3]]),
         )
-    assert torch.equal(backend.previous[0], steps.previous_mask_prompt(first.low_res_logits))
+    assert torch.equal(backend.previous[0], carried_mask(first.low_res_logits))
     for t in range(1, N_FRAMES - 1):
-        assert torch.equal(backend.previous[t], steps.previous_mask_prompt(backend.logits[t - 1]))
+        assert torch.equal(backend.previous[t], carried_mask(backend.logits[t - 1]))
     assert all(0 < p.sum() < p.numel() for p in backend.previous)  # real masks, neither empty nor full
+
+
+class _Blotched(_Recording):
+    """Adds a spurious 2 x 2 piece, fenced off by negative logits, in the corner of every tracked mask."""
+
+    def track_frame(self, features, memory, previous_masks=None):  # type: ignore[no-untyped-def]
+        out = super().track_frame(features, memory, previous_masks)
+        logits = out.low_res_logits.clone()
+        logits[..., :3, :3] = -10.0
+        logits[..., :2, :2] = 10.0
+        self.logits[-1] = logits
+        return dataclasses.replace(out, low_res_logits=logits)
+
+
+def test_a_spurious_piece_of_a_mask_is_not_carried_into_the_next_prompt():
+    backend = _Blotched(_model(True))
+    _run(_tracker(backend), _images())
+    for t in range(1, N_FRAMES - 1):
+        before, prompt = backend.logits[t - 1] > 0, backend.previous[t]
+        assert before[..., :2, :2].all()  # the blob was in the mask
+        assert (prompt[..., :2, :2] == 0).all()  # and is not in the prompt
+        assert torch.equal(prompt, before.float() * prompt)  # the prompt is part of the mask
+        assert (prompt.flatten(1).sum(1) > 4).all()  # the larger piece
 
 
 def test_models_without_the_flag_track_from_memory_alone():

@@ -86,6 +86,15 @@ def test_follow_recentres_on_a_present_mask_and_stays_put_otherwise() -> None:
     assert follow(window, torch.full((1, 16, 16), -5.0), True, height=200, width=200, quantum=16) == window
 
 
+def test_follow_centres_on_the_largest_piece_of_the_mask() -> None:
+    window = Window(x0=0, y0=0, side=64)
+    logits = torch.full((1, 16, 16), -5.0)
+    logits[0, 12:14, 12:14] = 5.0  # the particle, centred at (51.5, 51.5) input px
+    logits[0, 0, 0] = 5.0  # a one-pixel blob far away
+    moved = follow(window, logits, True, height=200, width=200, quantum=16)
+    assert abs(moved.x0 + 31.5 - 51.5) <= 2 and abs(moved.y0 + 31.5 - 51.5) <= 2
+
+
 def test_auto_zoom_uses_windows_only_for_particles_small_in_the_frame() -> None:
     small = [Prompt(box=(100.0, 100.0, 120.0, 120.0))]
     assert auto_zoom(small, height=1024, width=1024) == 8.0

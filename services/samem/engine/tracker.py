@@ -5,7 +5,8 @@ the earliest prompted frame; on a prompted (conditioning) frame an object's outp
 whose memory is encoded from the mask upsampled to ``S x S`` and binarised; every other frame is tracked from the
 memory bank, objects prompted on a later frame attending to that future conditioning memory as upstream does.
 Models trained with mask propagation (samem's own weights) also get each object's mask on the previous frame as a
-mask prompt on tracked frames (see :func:`samem.engine.steps.track_frame`).
+mask prompt on tracked frames (see :func:`samem.engine.steps.track_frame`), its largest piece only
+(:mod:`samem.engine.pieces`).
 Any prompt change restarts propagation (conditioning outputs of unchanged prompts are kept). Not reproduced:
 upstream's hole filling of low-resolution masks (``fill_hole_area``; it needs upstream's CUDA extension and is
 skipped on CPU), reverse tracking, mask prompts and correction clicks on already tracked frames.
@@ -29,11 +30,12 @@ from torch import Tensor
 
 from samem.engine.backend import Backend
 from samem.engine.memory import gather_memory, group_by_layout, select_layout
+from samem.engine.pieces import carried_mask
 from samem.engine.preprocess import logits_to_input, self_normalised_image
 from samem.engine.prompts import Prompt, make_prompt
 from samem.engine.settings import ModelSettings
 from samem.engine.state import FrameMemory, ObjectState, VideoState
-from samem.engine.steps import FrameFeatures, StepOutput, previous_mask_prompt
+from samem.engine.steps import FrameFeatures, StepOutput
 from samem.engine.windows import Window, check_zoom, follow, paste_logits, prompt_window, translate_mask
 from samem.errors import InputError
 from samem.io.video.geometry import FrameGeometry, ResizeMode
@@ -320,8 +322,8 @@ class Tracker:
     ) -> Tensor | None:
         """Mask prompts of ``objects`` from their outputs on ``frame - 1`` (zeros where there is none).
 
-        In window mode each is moved into the object's window on ``frame``. None for models without mask
-        propagation.
+        Each is the largest piece of the previous mask (:func:`samem.engine.pieces.carried_mask`). In window mode
+        each is moved into the object's window on ``frame``. None for models without mask propagation.
         """
         if not self.settings.mask_propagation:
             return None
@@ -330,7 +332,7 @@ class Tracker:
         for k, obj in enumerate(objects):
             previous = obj.memory_at(frame - 1)
             if previous is not None and previous.low_res_logits is not None:
-                masks[k] = previous_mask_prompt(previous.low_res_logits.cpu())
+                masks[k] = carried_mask(previous.low_res_logits.cpu())
                 if windows is not None and previous.window is not None:
                     masks[k] = translate_mask(masks[k], previous.window, windows[k])
         return masks

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from samem.engine.pieces import carried_mask
 from samem.engine.prompts import Prompt
 from samem.errors import InputError
 from samem.io.video.geometry import FrameGeometry
@@ -107,8 +108,11 @@ def prompt_window(prompt: Prompt, *, zoom: float, height: int, width: int, quant
 
 
 def mask_centre(low_res_logits: Tensor, window: Window) -> tuple[float, float] | None:
-    """Centroid (x, y, input pixels) of a window's mask logits [1, L, L] > 0, or None when the mask is empty."""
-    mask = low_res_logits.reshape(low_res_logits.shape[-2:]) > 0
+    """Centroid (x, y, input pixels) of the largest piece of a window's mask logits [1, L, L] > 0, or None if empty.
+
+    Only the largest piece (:mod:`samem.engine.pieces`): a spurious blob does not pull the window away.
+    """
+    mask = carried_mask(low_res_logits.reshape(low_res_logits.shape[-2:])) > 0
     if not bool(mask.any()):
         return None
     rows, columns = torch.nonzero(mask, as_tuple=True)

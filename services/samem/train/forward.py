@@ -4,8 +4,9 @@ Frame 0 is the prompted (conditioning) frame: :func:`~samem.engine.steps.decode_
 :func:`~samem.engine.steps.encode_memory` of its mask upsampled to ``S x S`` and binarised, as the tracker does.
 Every later frame is :func:`~samem.engine.steps.track_frame` with the memories chosen by the engine's own rules
 (:mod:`samem.engine.memory`) from the clip's earlier frames, and, for models with mask propagation, the previous
-frame's own output mask as a prompt (without gradient), so training and inference compute the same thing (up to
-train-mode dropout). All objects of the clip go through each step together (the steps' B dimension).
+frame's own output mask (its largest piece, :mod:`samem.engine.pieces`) as a prompt (without gradient), so
+training and inference compute the same thing (up to train-mode dropout). All objects of the clip go through each
+step together (the steps' B dimension).
 
 The mask decoder's raw outputs (every candidate mask with its predicted IoU, before SAM 2 replaces the masks of
 objects scored absent by -1024) are captured with a forward hook: the loss needs all candidates, and the raw
@@ -27,6 +28,7 @@ from torch import Tensor
 
 from samem.engine import steps
 from samem.engine.memory import gather_memory, group_by_layout, select_layout
+from samem.engine.pieces import carried_mask
 from samem.engine.settings import ModelSettings
 from samem.engine.state import FrameMemory, ObjectState
 from samem.engine.steps import FrameFeatures, StepOutput
@@ -169,7 +171,7 @@ def forward_clip(
                 )
                 previous = None
                 if settings.mask_propagation:
-                    previous = steps.previous_mask_prompt(outputs[-1].low_res_logits[group].detach())
+                    previous = carried_mask(outputs[-1].low_res_logits[group])
                     if prompt_jitter:
                         previous = jitter_masks(previous, prompt_jitter)
                 out = steps.track_frame(model, features, inputs, previous)
