@@ -6,7 +6,7 @@ consecutive observed frames) enter the covariance, so gaps are respected.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -47,14 +47,19 @@ class CVEResult:
 class StepMoments:
     """Per-particle sums of consecutive-frame displacement products, in nm^2, pooled over the axes.
 
+    Arrays of shape (P,) per particle, or 0-d after :meth:`pooled`.
+
     Attributes
     ----------
     particles : numpy.ndarray
-        Particle ids, shape (P,).
+        Particle ids.
     sum_sq, n_sq : numpy.ndarray
         Sum of squared displacements over both axes, and the number of displacements (per axis).
     sum_cov, n_cov : numpy.ndarray
         Sum of products of consecutive displacements over both axes, and the number of such pairs (per axis).
+    n_runs3 : numpy.ndarray
+        Runs of three consecutive displacements (consecutive pairs sharing a displacement); with ``n_cov`` it
+        sets the variance of the estimates when gaps break the series.
     """
 
     particles: np.ndarray
@@ -62,6 +67,20 @@ class StepMoments:
     n_sq: np.ndarray
     sum_cov: np.ndarray
     n_cov: np.ndarray
+    n_runs3: np.ndarray
+
+    def subset(self, keep: np.ndarray) -> StepMoments:
+        """The particles where ``keep`` is True."""
+        return StepMoments(*(np.asarray(getattr(self, f.name))[keep] for f in fields(self)))
+
+    def pooled(self) -> StepMoments:
+        """All particles' sums added up (``particles`` keeps the ids)."""
+        sums = {f.name: np.asarray(getattr(self, f.name)).sum() for f in fields(self) if f.name != "particles"}
+        return StepMoments(particles=self.particles, **sums)
+
+    def with_moments(self, g0: float, g1: float) -> StepMoments:
+        """The same counts with the sums every particle would have at moments ``g0`` = <dx^2>, ``g1`` = <dx dx'>."""
+        return replace(self, sum_sq=g0 * DIMENSIONS * self.n_sq, sum_cov=g1 * DIMENSIONS * self.n_cov)
 
 
 def _steps(tracks: pd.DataFrame, px_nm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,14 +93,20 @@ def _steps(tracks: pd.DataFrame, px_nm: float) -> tuple[np.ndarray, np.ndarray, 
     return (xy[1:] - xy[:-1])[ok], row[:-1][ok], frames[:-1][ok]
 
 
-def _lag_products(steps: np.ndarray, row: np.ndarray, start: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
-    """Products (per axis, [K, 2]) of displacements ``lag`` frames apart in one particle, and that particle's row."""
+def _lag_found(row: np.ndarray, start: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each displacement, whether its particle has one starting ``lag`` frames later, and that one's index."""
     span = int(start.max(initial=0)) + lag + 2
     key = row.astype(np.int64) * span + start  # increasing: sorted by particle, then frame
     target = key + lag
     at = np.searchsorted(key, target)
     found = at < key.size
     found[found] = key[at[found]] == target[found]
+    return found, at
+
+
+def _lag_products(steps: np.ndarray, row: np.ndarray, start: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Products (per axis, [K, 2]) of displacements ``lag`` frames apart in one particle, and that particle's row."""
+    found, at = _lag_found(row, start, lag)
     return steps[found] * steps[at[found]], row[found]
 
 
@@ -90,6 +115,7 @@ def step_moments(tracks: pd.DataFrame, px_nm: float) -> StepMoments:
     particles = np.unique(tracks["particle"].to_numpy())
     steps, row, start = _steps(tracks, px_nm)
     products, pair_row = _lag_products(steps, row, start, 1)  # displacements sharing a frame
+    runs3 = _lag_found(row, start, 1)[0] & _lag_found(row, start, 2)[0]
     n = len(particles)
     return StepMoments(
         particles=particles,
@@ -97,18 +123,17 @@ def step_moments(tracks: pd.DataFrame, px_nm: float) -> StepMoments:
         n_sq=np.bincount(row, minlength=n),
         sum_cov=np.bincount(pair_row, weights=products.sum(axis=1), minlength=n),
         n_cov=np.bincount(pair_row, minlength=n),
+        n_runs3=np.bincount(row[runs3], minlength=n),
     )
 
 
-def cve_from_moments(
-    sum_sq: np.ndarray, n_sq: np.ndarray, sum_cov: np.ndarray, n_cov: np.ndarray, dt: float, r_blur: float
-) -> CVEResult:
+def cve_from_moments(moments: StepMoments, dt: float, r_blur: float) -> CVEResult:
     """CVE of D and sigma^2 from displacement sums (see :func:`step_moments`).
 
     Parameters
     ----------
-    sum_sq, n_sq, sum_cov, n_cov : numpy.ndarray
-        Sums over both axes (nm^2) and counts per axis, as in :class:`StepMoments`.
+    moments : StepMoments
+        Per-particle sums, or pooled ones (:meth:`StepMoments.pooled`).
     dt : float
         Frame interval in s.
     r_blur : float
@@ -122,12 +147,13 @@ def cve_from_moments(
     Notes
     -----
     With ``m0 = <dx_n^2>`` and ``m1 = <dx_n dx_{n+1}>`` averaged over steps and axes,
-    ``D = m0 / (2 dt) + m1 / dt`` and ``sigma^2 = R m0 + (2 R - 1) m1``. The variance of D is the paper's,
-    ``D^2 [(6 + 4 e + 2 e^2) / N + 4 (1 + e)^2 / N^2] / d`` with ``e = sigma^2 / (D dt) - 2 R`` and N steps per
-    axis, evaluated with the estimates in the equivalent form ``[2 A^2 (g0^2 + 2 g1^2) + B^2 (g0^2 + 3 g1^2)
-    + 8 A B g0 g1] / (d N) + g0^2 / (dt^2 d N^2)`` (A = 1 / (2 dt), B = 1 / dt, g0 = m0, g1 = m1), which stays
-    defined when D is near 0. The variance of sigma^2 is the same leading-order expression with A = R,
-    B = 2 R - 1, from the Gaussian fourth moments of the MA(1) displacement series.
+    ``D = m0 / (2 dt) + m1 / dt`` and ``sigma^2 = R m0 + (2 R - 1) m1``. Without gaps the variance of D is the
+    paper's, ``D^2 [(6 + 4 e + 2 e^2) / N + 4 (1 + e)^2 / N^2] / d`` with ``e = sigma^2 / (D dt) - 2 R`` and N
+    steps per axis, evaluated with the estimates in the equivalent form ``[2 A^2 (g0^2 + 2 g1^2) + B^2 (g0^2 +
+    3 g1^2) + 8 A B g0 g1] / (d N) + g0^2 / (dt^2 d N^2)`` (A = 1 / (2 dt), B = 1 / dt, g0 = m0, g1 = m1), which
+    stays defined when D is near 0. The leading term is computed from the Gaussian fourth moments of the MA(1)
+    displacement series with the counts that gaps leave (:func:`_leading_variance`); the variance of sigma^2 is
+    the same with A = R, B = 2 R - 1.
 
     References
     ----------
@@ -135,25 +161,39 @@ def cve_from_moments(
     single-particle trajectories", Phys. Rev. E 89, 022726 (2014), Eqs. (14) and (15) (estimators), and the
     variance of D-hat given there in terms of epsilon = sigma^2 / (D dt) - 2 R.
     """
-    sum_sq, n_sq = np.asarray(sum_sq, dtype=float), np.asarray(n_sq, dtype=float)
-    sum_cov, n_cov = np.asarray(sum_cov, dtype=float), np.asarray(n_cov, dtype=float)
+    sum_sq, n_sq = np.asarray(moments.sum_sq, dtype=float), np.asarray(moments.n_sq, dtype=float)
+    sum_cov, n_cov = np.asarray(moments.sum_cov, dtype=float), np.asarray(moments.n_cov, dtype=float)
     ok = (n_sq >= 2) & (n_cov >= 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         g0 = np.where(ok, sum_sq / (DIMENSIONS * n_sq), np.nan)
         g1 = np.where(ok, sum_cov / (DIMENSIONS * n_cov), np.nan)
         d_coef = g0 / (2.0 * dt) + g1 / dt
         sigma2 = r_blur * g0 + (2.0 * r_blur - 1.0) * g1
-        n = np.where(ok, n_sq, np.nan)
-        var_d = _leading_variance(1.0 / (2.0 * dt), 1.0 / dt, g0, g1) / (DIMENSIONS * n) + g0**2 / (
-            dt**2 * DIMENSIONS * n**2
+        counts = (np.where(ok, n_sq, np.nan), np.where(ok, n_cov, np.nan), np.asarray(moments.n_runs3, dtype=float))
+        var_d = _leading_variance(1.0 / (2.0 * dt), 1.0 / dt, g0, g1, *counts) + g0**2 / (
+            dt**2 * DIMENSIONS * counts[0] ** 2
         )
-        var_s2 = _leading_variance(r_blur, 2.0 * r_blur - 1.0, g0, g1) / (DIMENSIONS * n)
+        var_s2 = _leading_variance(r_blur, 2.0 * r_blur - 1.0, g0, g1, *counts)
     return CVEResult(d_coef, np.sqrt(var_d), sigma2, np.sqrt(var_s2), n_sq.astype(np.int64))
 
 
-def _leading_variance(a: float, b: float, g0: np.ndarray, g1: np.ndarray) -> np.ndarray:
-    """N var(a m0 + b m1) to leading order for a Gaussian series with autocovariances g0, g1 (and 0 beyond)."""
-    return 2.0 * a**2 * (g0**2 + 2.0 * g1**2) + b**2 * (g0**2 + 3.0 * g1**2) + 8.0 * a * b * g0 * g1
+def _leading_variance(
+    a: float, b: float, g0: np.ndarray, g1: np.ndarray, n: np.ndarray, n_pairs: np.ndarray, n_runs3: np.ndarray
+) -> np.ndarray:
+    """var(a m0 + b m1) to leading order for a Gaussian series with autocovariances g0, g1 (and 0 beyond).
+
+    Per axis, m0 = S0 / n over ``n`` displacements and m1 = S1 / n_pairs over ``n_pairs`` pairs of consecutive
+    ones, ``n_runs3`` of which share a displacement with the next pair. Gaussian fourth moments give
+    var S0 = 2 g0^2 n + 4 g1^2 n_pairs, var S1 = (g0^2 + g1^2) n_pairs + 2 g1^2 n_runs3 and
+    cov(S0, S1) = 4 g0 g1 n_pairs; the axes are independent (:data:`DIMENSIONS`). Without gaps all three counts
+    are about N, giving the paper's ``[2 a^2 (g0^2 + 2 g1^2) + b^2 (g0^2 + 3 g1^2) + 8 a b g0 g1] / (d N)``.
+    Counting every term over N instead understates the variance with gaps: noise-dominated steps (|g1| near
+    g0 / 2) put most of it in m1, which averages over fewer pairs.
+    """
+    var_m0 = (2.0 * g0**2 * n + 4.0 * g1**2 * n_pairs) / n**2
+    var_m1 = ((g0**2 + g1**2) * n_pairs + 2.0 * g1**2 * n_runs3) / n_pairs**2
+    cov = 4.0 * g0 * g1 / n
+    return (a**2 * var_m0 + b**2 * var_m1 + 2.0 * a * b * cov) / DIMENSIONS
 
 
 def cve(tracks: pd.DataFrame, px_nm: float, fps: float, exposure_fraction: float = 1.0) -> tuple[CVEResult, CVEResult]:
@@ -176,9 +216,7 @@ def cve(tracks: pd.DataFrame, px_nm: float, fps: float, exposure_fraction: float
     """
     m = step_moments(tracks, px_nm)
     dt, r_blur = 1.0 / fps, exposure_fraction / 6.0
-    per_particle = cve_from_moments(m.sum_sq, m.n_sq, m.sum_cov, m.n_cov, dt, r_blur)
-    pooled = cve_from_moments(m.sum_sq.sum(), m.n_sq.sum(), m.sum_cov.sum(), m.n_cov.sum(), dt, r_blur)
-    return per_particle, pooled
+    return cve_from_moments(m, dt, r_blur), cve_from_moments(m.pooled(), dt, r_blur)
 
 
 @dataclass(frozen=True)

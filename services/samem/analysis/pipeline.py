@@ -13,6 +13,7 @@ from samem.analysis.cve import CVEResult, StepCorrelation, cve, step_correlation
 from samem.analysis.diffusion import DEFAULT_ALPHA_LAGS, DEFAULT_FIT_LAGS, AlphaFit, fit_alpha, fit_msd_linear
 from samem.analysis.drift import compute_drift
 from samem.analysis.drift import subtract_drift as remove_drift
+from samem.analysis.homogeneity import Homogeneity, d_homogeneity
 from samem.analysis.msd import DEFAULT_MAX_LAG, MSDResult, compute_msd
 from samem.analysis.vacf import DEFAULT_VACF_LAGS, VACFResult, vacf
 from samem.analysis.vanhove import DEFAULT_VANHOVE_LAGS, VanHove, van_hove
@@ -177,7 +178,11 @@ def analyze(
     )
     ensemble = {
         "msd_fit": _ensemble_linear(msd, dt, fit_lags, r_blur, n_bootstrap, seed),
-        "cve": _ensemble_cve(cve_e, correlation := step_correlation(tracks, px_nm)),
+        "cve": _ensemble_cve(
+            cve_e,
+            correlation := step_correlation(tracks, px_nm),
+            homogeneity := d_homogeneity(tracks, px_nm, fps, exposure_fraction),
+        ),
         "alpha_fit": _ensemble_alpha(msd, dt, alpha_lags, n_bootstrap, seed),
     }
     parameters = {
@@ -190,7 +195,7 @@ def analyze(
     return AnalysisResult(
         parameters=parameters, tracks=tracks, msd=msd, particles=particles, ensemble=ensemble, drift=drift,
         vanhove=van_hove(tracks, px_nm, fps, vanhove_lags), vacf=vacf(tracks, px_nm, fps, vacf_lags),
-        notes=_correlation_notes(correlation),
+        notes=_correlation_notes(correlation) + _homogeneity_notes(homogeneity),
     )
 
 
@@ -204,6 +209,17 @@ def _correlation_notes(correlation: StepCorrelation) -> list[str]:
                 " particle), so the CVE's D is biased low; the MSD fit is less affected"]  # fmt: skip
     return [f"{found}: position errors last a few frames (e.g. masks that shrink, break up or jump to a neighbour"
             " and recover), so the CVE's D is biased high; check the overlay before trusting D"]  # fmt: skip
+
+
+def _homogeneity_notes(homogeneity: Homogeneity) -> list[str]:
+    """A warning when the particles' D differ beyond their errors (:mod:`samem.analysis.homogeneity`)."""
+    if not homogeneity.rejected:
+        return []
+    return [f"the particles' D differ beyond their errors (Cochran's Q = {homogeneity.q:.0f} on {homogeneity.dof}"
+            f" degrees of freedom, p = {homogeneity.p:.1e}; largest / smallest D = {homogeneity.spread:.1f}):"
+            " either they really differ (sizes, surroundings) and the ensemble D averages over them, or some"
+            " trajectories are wrong (masks that jump between particles); compare D per particle in particles.csv"
+            " with the overlay"]  # fmt: skip
 
 
 def _bootstrap_curves(msd: MSDResult, n_bootstrap: int, seed: int) -> np.ndarray:
@@ -232,7 +248,7 @@ def _ensemble_linear(msd: MSDResult, dt: float, fit_lags: int, r_blur: float, n_
     }
 
 
-def _ensemble_cve(result: CVEResult, correlation: StepCorrelation) -> dict:
+def _ensemble_cve(result: CVEResult, correlation: StepCorrelation, homogeneity: Homogeneity) -> dict:
     sigma, sigma_err = _sigma(np.asarray(result.sigma2), np.asarray(result.sigma2_err))
     return {
         "method": "covariance-based estimator, pooled over particles (Vestergaard, Blainey & Flyvbjerg 2014)",
@@ -241,6 +257,8 @@ def _ensemble_cve(result: CVEResult, correlation: StepCorrelation) -> dict:
         "n_steps": int(result.n_steps), "uncertainty": "analytic variance from the paper",
         "check_lag_frames": correlation.lag, "check_step_correlation": correlation.r, "check_z": correlation.z,
         "independent_errors_rejected": correlation.independent_errors_rejected,
+        "homogeneity_q": homogeneity.q, "homogeneity_dof": homogeneity.dof, "homogeneity_p": homogeneity.p,
+        "D_spread": homogeneity.spread, "particles_differ": homogeneity.rejected,
     }
 
 
