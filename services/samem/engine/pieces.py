@@ -6,8 +6,8 @@ frame, and a window centred on the whole mask drifts towards it. The tracker the
 :mod:`samem.measure` measures as the particle (largest 8-connected piece; equal pieces: the first in row-major
 order) into the next frame's mask prompt and window centre. The frame's output logits are left as they are.
 
-Measured with the shipped samem-compact (README, Track particles): ``bench/bench_domain.py`` mean J 0.568 -> 0.581
-(27 random clips of the training domain, paired +0.012 +- 0.009); seven ``make demo``-like videos (six particles
+Measured with the shipped samem-compact (README, Track particles): ``bench/bench_domain.py`` mean J 0.568 -> 0.582
+(27 random clips of the training domain, paired +0.013 +- 0.009); seven ``make demo``-like videos (six particles
 of mixed shapes, 200 frames) 0.128 -> 0.208.
 """
 
