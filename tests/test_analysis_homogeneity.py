@@ -9,6 +9,8 @@ from test_analysis_synth import brownian, to_table
 
 from samem.analysis.homogeneity import MIN_STEPS, d_homogeneity
 from samem.analysis.pipeline import analyze
+from samem.analysis.report import render_report
+from samem.analysis.writer import stats_dict
 
 DT, PX = 0.05, 0.5
 
@@ -58,6 +60,9 @@ def test_a_track_that_jumps_to_another_particle_is_flagged_by_the_analysis() -> 
     jumped = analyze(to_table(xy, PX), px_nm=PX, fps=1 / DT, exposure_fraction=0.0, n_bootstrap=0)
     assert jumped.ensemble["cve"]["particles_differ"] and jumped.ensemble["cve"]["homogeneity_dof"] == 5
     assert any("D differ beyond their errors" in note for note in jumped.notes)
+    report = render_report(stats_dict(jumped), {})
+    q = jumped.ensemble["cve"]["homogeneity_q"]
+    assert f"<td class=num>{q:.4g}</td><td></td><td>5 dof</td>" in report and "D differ beyond" in report
     clean = analyze(to_table(brownian(rng, 6, 200, 50.0, DT, 1.0), PX), px_nm=PX, fps=1 / DT,
                     exposure_fraction=0.0, n_bootstrap=0)  # fmt: skip
     assert not clean.ensemble["cve"]["particles_differ"] and clean.notes == []

@@ -31,7 +31,7 @@ ANALYSES = "analyses"  # propagation job id -> {"job": analysis job id, "setting
 FETCHED = "fetched"  # (kind, job id) -> bytes or decoded results, fetched once per session
 MASKS = "masks"  # (job id, frame) -> label image, the most recently viewed frames
 MASKS_KEPT = 16
-PLOT_NAMES = ("trajectories.png", "msd.png", "vanhove.png", "vacf.png")
+PLOT_NAMES = ("trajectories.png", "msd.png", "vanhove.png", "vacf.png", "diffusion.png")
 
 
 def _fetched(key: tuple[Any, ...], fetch: Any) -> Any:

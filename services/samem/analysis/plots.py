@@ -1,4 +1,4 @@
-"""Figures of an analysis (matplotlib, Agg backend): trajectories, MSD, van Hove, VACF. All return PNG bytes."""
+"""Figures of an analysis (matplotlib, Agg backend): trajectories, MSD, van Hove, VACF, D per particle (PNG bytes)."""
 
 from __future__ import annotations
 
@@ -126,6 +126,28 @@ def vacf_png(result: AnalysisResult) -> bytes:
     return _png(fig)
 
 
+def diffusion_png(result: AnalysisResult) -> bytes:
+    """CVE D of each particle with its standard error, against the pooled D; the test of one shared D in the title."""
+    fig = _figure(6.4, 4.0)
+    ax = fig.add_subplot()
+    p, pooled = result.particles, result.ensemble["cve"]
+    shown = np.isfinite(p["D_cve_nm2_s"].to_numpy())
+    order = np.arange(int(shown.sum()))
+    ax.axhspan(pooled["D_nm2_s"] - pooled["D_err_nm2_s"], pooled["D_nm2_s"] + pooled["D_err_nm2_s"], color="C1",
+               alpha=0.25, linewidth=0)  # fmt: skip
+    ax.axhline(pooled["D_nm2_s"], color="C1", linewidth=1.2, label=f"pooled D = {pooled['D_nm2_s']:.4g} nm²/s")
+    ax.errorbar(order, p["D_cve_nm2_s"][shown], yerr=p["D_cve_err_nm2_s"][shown], fmt="o", color="C0",
+                markersize=4, capsize=2, label="per particle ± s.e.")  # fmt: skip
+    ax.set_xticks(order, [str(k) for k in p["particle"][shown]], rotation=90 if len(order) > 20 else 0, fontsize=7)
+    ax.set_xlabel("particle")
+    ax.set_ylabel("D, CVE (nm²/s)")
+    q, dof, pvalue = pooled["homogeneity_q"], pooled["homogeneity_dof"], pooled["homogeneity_p"]
+    test = f"Cochran's Q = {q:.3g} on {dof} dof, p = {pvalue:.2g}" if dof >= 1 else "too few long tracks to test"
+    ax.set_title(f"Diffusion coefficient per particle ({test})", fontsize=9)
+    ax.legend(frameon=False, fontsize=8)
+    return _png(fig)
+
+
 def all_plots(result: AnalysisResult) -> dict[str, bytes]:
     """Every figure, keyed by file name."""
     return {
@@ -133,4 +155,5 @@ def all_plots(result: AnalysisResult) -> dict[str, bytes]:
         "msd.png": msd_png(result),
         "vanhove.png": vanhove_png(result),
         "vacf.png": vacf_png(result),
+        "diffusion.png": diffusion_png(result),
     }

@@ -14,6 +14,7 @@ REFERENCES = (
     "Eqs. (14)-(15), and its variance.",
     "A. J. Berglund, Phys. Rev. E 82, 011917 (2010): motion blur in camera-based tracking.",
     "A. Rahman, Phys. Rev. 136, A405 (1964): non-Gaussian parameter.",
+    "W. G. Cochran, Biometrics 10, 101 (1954): Q test of one D for all particles.",
 )
 
 FIGURES = (
@@ -21,6 +22,7 @@ FIGURES = (
     ("msd.png", "Mean squared displacement"),
     ("vanhove.png", "Displacement distributions (van Hove)"),
     ("vacf.png", "Velocity autocorrelation"),
+    ("diffusion.png", "Diffusion coefficient per particle, with the test of one D for all"),
 )
 
 STYLE = """
@@ -63,6 +65,8 @@ def render_report(stats: dict[str, Any], figures: dict[str, bytes]) -> str:
         _row(["σ (MSD fit)", e["msd_fit"]["sigma_nm"], e["msd_fit"]["sigma_err_nm"], "nm", "from the offset"]),
         _row(["α", e["alpha_fit"]["alpha"], e["alpha_fit"]["alpha_err"], "1", e["alpha_fit"]["method"]]),
         _row(["K", e["alpha_fit"]["K_nm2_s_alpha"], e["alpha_fit"]["K_err_nm2_s_alpha"], "nm²/s^α", ""]),
+        _row(["Cochran's Q", e["cve"]["homogeneity_q"], "", f"{e['cve']['homogeneity_dof']} dof",
+              f"one D for all particles? p = {_fmt(e['cve']['homogeneity_p'])}"]),
     ]
     vh_rows = [_row(["lag (frames)", "lag (s)", "n", "α₂", "Gaussian σ (nm)", "Laplace b (nm)", "ΔAIC (G − L)",
                      "preferred"], header=True)]

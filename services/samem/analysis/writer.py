@@ -19,7 +19,7 @@ from samem.io.output import atomic_output_dir
 
 OUTPUT_FILES = (
     "stats.json", "msd.csv", "particles.csv", "drift.csv", "vanhove.csv", "vacf.csv",
-    "trajectories.png", "msd.png", "vanhove.png", "vacf.png", "report.html",
+    "trajectories.png", "msd.png", "vanhove.png", "vacf.png", "diffusion.png", "report.html",
 )
 
 UNITS = {
