@@ -215,6 +215,12 @@ def test_figures_show_every_particle_the_fits_and_each_van_hove_lag(analysed: tu
     assert all("±" in v for v in table["D, CVE (nm²/s)"])
     expected = stats["ensemble"]["cve"]["D_nm2_s"]
     assert table["D, CVE (nm²/s)"].iloc[-1].startswith(f"{expected:.3g}")
+    diffusion = plots.diffusion_figure(read["particles.csv"], stats)
+    assert list(diffusion.data[0].x) == ["1", "2", "3"]
+    np.testing.assert_allclose(diffusion.data[0].y, read["particles.csv"]["D_cve_nm2_s"])
+    np.testing.assert_allclose(diffusion.data[0].error_y.array, read["particles.csv"]["D_cve_err_nm2_s"])
+    assert f"pooled D = {expected:.4g}" in diffusion.layout.annotations[0].text
+    assert "Cochran's Q" in diffusion.layout.title.text and "on 2 dof" in diffusion.layout.title.text
 
 
 def _show_notes_page(stats: dict) -> None:
@@ -340,7 +346,7 @@ def test_tracking_watches_the_job_to_the_end_and_the_results_show_statistics_and
     assert "Tracking finished: 30 frames" in app.success[0].value
     stats = [d.value for d in app.dataframe if "exponent α" in d.value.columns]
     assert stats and stats[0]["particle"].tolist() == ["1", "2", "ensemble"]
-    assert len(app.get("plotly_chart")) == 4
+    assert [c.key for c in app.get("plotly_chart")] == ["fig-traj", "fig-msd", "fig-vh", "fig-vacf", "fig-diffusion"]
     # the mask overlay over the frame from the service (GetFrame): the video was uploaded by another client
     captions = [str(image.proto) for image in app.get("image")]
     assert any('caption: "frame 0"' in c for c in captions) and not any("masks only" in c for c in captions)

@@ -1,4 +1,4 @@
-"""Interactive figures (plotly) of the service's analysis: trajectories, MSD, van Hove, VACF; the statistics table.
+"""Interactive figures (plotly) of the service's analysis: trajectories, MSD, van Hove, VACF, D per particle; a table.
 
 Inputs are the CSV tables and stats.json of ``samem analyze``; units nm and s throughout.
 """
@@ -132,6 +132,31 @@ def vacf_figure(vacf: pd.DataFrame) -> go.Figure:
     fig.update_xaxes(title="lag time τ (s)")
     fig.update_yaxes(title="C(τ)/C(0)")
     fig.update_layout(template=TEMPLATE, title="Velocity autocorrelation, v = Δr/Δt", height=400, margin={"t": 50})
+    return fig
+
+
+def diffusion_figure(particles: pd.DataFrame, stats: dict[str, Any]) -> go.Figure:
+    """CVE D of each particle ± its standard error against the pooled D (band: ± its error), with the Q test."""
+    cve = stats["ensemble"]["cve"]
+    shown = particles[np.isfinite(particles["D_cve_nm2_s"].astype(float))]
+    ids = [str(int(k)) for k in shown["particle"]]
+    fig = go.Figure(go.Scatter(
+        x=ids, y=shown["D_cve_nm2_s"], mode="markers", name="per particle ± s.e.",
+        error_y={"type": "data", "array": shown["D_cve_err_nm2_s"], "visible": True},
+        marker={"color": [particle_color(int(k)) for k in shown["particle"]], "size": 8},
+        hovertemplate="particle %{x}: D = %{y:.4g} nm²/s<extra></extra>",
+    ))  # fmt: skip
+    pooled, error = _num(cve.get("D_nm2_s")), _num(cve.get("D_err_nm2_s"), 0.0)
+    fig.add_hrect(y0=pooled - error, y1=pooled + error, fillcolor="#ff7f0e", opacity=0.2, line_width=0)
+    fig.add_hline(y=pooled, line={"color": "#ff7f0e", "width": 2},
+                  annotation_text=f"pooled D = {pooled:.4g} nm²/s", annotation_position="top left")  # fmt: skip
+    dof = int(_num(cve.get("homogeneity_dof"), 0))
+    test = (f"Cochran's Q = {_num(cve.get('homogeneity_q')):.3g} on {dof} dof, p = {_num(cve.get('homogeneity_p')):.2g}"
+            if dof >= 1 else "too few long tracks to test one D")  # fmt: skip
+    fig.update_xaxes(title="particle", type="category")
+    fig.update_yaxes(title="D, CVE (nm²/s)")
+    fig.update_layout(template=TEMPLATE, title=f"Diffusion coefficient per particle ({test})", height=380,
+                      margin={"t": 50}, showlegend=False)  # fmt: skip
     return fig
 
 

@@ -126,7 +126,9 @@ def render(client: Client) -> None:
         vh_tab.plotly_chart(plots.vanhove_figure(_csv(files, "vanhove.csv"), stats), key="fig-vh")
         vacf_tab.plotly_chart(plots.vacf_figure(_csv(files, "vacf.csv")), key="fig-vacf")
         with table_slot:
-            st.dataframe(plots.stats_table(_csv(files, "particles.csv"), stats), hide_index=True, width="stretch")
+            particles = _csv(files, "particles.csv")
+            st.dataframe(plots.stats_table(particles, stats), hide_index=True, width="stretch")
+            st.plotly_chart(plots.diffusion_figure(particles, stats), key="fig-diffusion")
             drift = stats.get("drift", {})
             st.caption(
                 f"{stats.get('n_particles', 0)} particle(s) analysed (at least "
