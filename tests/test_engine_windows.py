@@ -99,7 +99,8 @@ def test_auto_zoom_uses_windows_only_for_particles_small_in_the_frame() -> None:
     small = [Prompt(box=(100.0, 100.0, 120.0, 120.0))]
     assert auto_zoom(small, height=1024, width=1024) == 8.0
     assert auto_zoom(small, height=320, width=200) == 8.0  # 160 px windows, half the longer side
-    assert auto_zoom(small, height=256, width=256) is None  # a 160 px window is most of the frame
+    assert auto_zoom(small, height=256, width=256) == 6.0  # a 160 px window is most of the frame, a 120 px one not
+    assert auto_zoom(small, height=200, width=200) is None  # nor is a 120 px one
     clicks = [Prompt(points=((50.0, 50.0),), labels=(1,))]
     assert auto_zoom(clicks, height=1024, width=1024) is None  # no size known
     assert check_zoom(None) is None and check_zoom(4) == 4.0
