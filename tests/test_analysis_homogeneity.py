@@ -7,12 +7,18 @@ import pandas as pd
 import pytest
 from test_analysis_synth import brownian, to_table
 
-from samem.analysis.homogeneity import MIN_STEPS, d_homogeneity
+from samem.analysis.cve import step_moments
+from samem.analysis.homogeneity import MIN_STEPS, Homogeneity, d_homogeneity
 from samem.analysis.pipeline import analyze
 from samem.analysis.report import render_report
 from samem.analysis.writer import stats_dict
 
 DT, PX = 0.05, 0.5
+
+
+def _test(table: pd.DataFrame, px_nm: float = PX, r_blur: float = 0.0) -> Homogeneity:
+    """The test on a trajectory table (pixels) of instantaneous positions unless ``r_blur`` says otherwise."""
+    return d_homogeneity(step_moments(table, px_nm), DT, r_blur)
 
 
 def test_homogeneous_particles_give_chi_squared_q_and_rare_false_alarms() -> None:
@@ -21,8 +27,7 @@ def test_homogeneous_particles_give_chi_squared_q_and_rare_false_alarms() -> Non
     results = []
     for _ in range(300):
         keep = rng.random((8, 120)) > 0.1  # gaps: 10 % of frames missing
-        results.append(d_homogeneity(to_table(brownian(rng, 8, 120, 50.0, DT, sigma_nm=3.0), PX, keep), PX, 1 / DT,
-                                     exposure_fraction=0.0))  # fmt: skip
+        results.append(_test(to_table(brownian(rng, 8, 120, 50.0, DT, sigma_nm=3.0), PX, keep)))
     assert all(r.dof == 7 for r in results)
     assert np.mean([r.q / r.dof for r in results]) == pytest.approx(1.0, abs=0.08)
     p = np.array([r.p for r in results])
@@ -33,7 +38,7 @@ def test_homogeneous_particles_give_chi_squared_q_and_rare_false_alarms() -> Non
 def test_a_mixture_of_two_diffusion_coefficients_is_rejected() -> None:
     rng = np.random.default_rng(12)
     xy = np.concatenate([brownian(rng, 4, 200, 20.0, DT, 0.5), brownian(rng, 4, 200, 80.0, DT, 0.5)])
-    result = d_homogeneity(to_table(xy, PX), PX, 1 / DT, exposure_fraction=0.0)
+    result = _test(to_table(xy, PX))
     assert result.rejected and result.p < 1e-10
     assert 2.5 < result.spread < 7.0  # 80 / 20 = 4, within the scatter of 200-step estimates
 
@@ -44,10 +49,10 @@ def test_short_tracks_are_left_out() -> None:
     xy[3:] *= 4.0  # two particles 16 x as mobile, but ...
     table = to_table(xy, PX)
     short = table[~((table["particle"] >= 3) & (table["frame"] == MIN_STEPS))]  # ... one step short
-    assert d_homogeneity(table, PX, 1 / DT, exposure_fraction=0.0).rejected
-    untested = d_homogeneity(short, PX, 1 / DT, exposure_fraction=0.0)
+    assert _test(table).rejected
+    untested = _test(short)
     assert untested.dof == 2 and not untested.rejected
-    alone = d_homogeneity(short[short["particle"] >= 2], PX, 1 / DT, exposure_fraction=0.0)
+    alone = _test(short[short["particle"] >= 2])
     assert alone.dof == 0 and np.isnan(alone.q) and not alone.rejected
 
 
@@ -74,6 +79,6 @@ def test_the_pooled_table_columns_stay_pixels() -> None:
     rng = np.random.default_rng(15)
     table = to_table(brownian(rng, 5, 100, 50.0, DT, 2.0), PX)
     doubled = table.assign(x=table["x"] * 2, y=table["y"] * 2)
-    a = d_homogeneity(table, PX, 1 / DT)
-    b = d_homogeneity(pd.DataFrame(doubled), PX / 2, 1 / DT)
+    a = _test(table, r_blur=1 / 6)
+    b = _test(pd.DataFrame(doubled), PX / 2, r_blur=1 / 6)
     assert a.q == pytest.approx(b.q, rel=1e-9) and a.p == pytest.approx(b.p, rel=1e-9)

@@ -78,9 +78,12 @@ class StepMoments:
         sums = {f.name: np.asarray(getattr(self, f.name)).sum() for f in fields(self) if f.name != "particles"}
         return StepMoments(particles=self.particles, **sums)
 
-    def with_moments(self, g0: float, g1: float) -> StepMoments:
-        """The same counts with the sums every particle would have at moments ``g0`` = <dx^2>, ``g1`` = <dx dx'>."""
-        return replace(self, sum_sq=g0 * DIMENSIONS * self.n_sq, sum_cov=g1 * DIMENSIONS * self.n_cov)
+    def at_pooled_moments(self) -> StepMoments:
+        """The same counts with the sums each particle would have if its moments were the pooled ones."""
+        total = self.pooled()
+        return replace(
+            self, sum_sq=total.sum_sq / total.n_sq * self.n_sq, sum_cov=total.sum_cov / total.n_cov * self.n_cov
+        )
 
 
 def _steps(tracks: pd.DataFrame, px_nm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

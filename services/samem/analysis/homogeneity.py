@@ -21,10 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
-from samem.analysis.cve import DIMENSIONS, cve_from_moments, step_moments
+from samem.analysis.cve import StepMoments, cve_from_moments
 
 #: Particles with fewer consecutive-frame displacements than this do not enter the test.
 MIN_STEPS = 30
@@ -59,23 +58,18 @@ class Homogeneity:
         return bool(self.dof >= 1 and self.p < REJECT_P)
 
 
-def d_homogeneity(tracks: pd.DataFrame, px_nm: float, fps: float, exposure_fraction: float = 1.0) -> Homogeneity:
-    """Test whether the particles of a validated trajectory table (positions in pixels) share one D.
+def d_homogeneity(moments: StepMoments, dt: float, r_blur: float) -> Homogeneity:
+    """Test whether the particles of ``moments`` (:func:`samem.analysis.cve.step_moments`) share one D.
 
-    Arguments as for :func:`samem.analysis.cve.cve`.
+    ``dt`` and ``r_blur`` as for :func:`samem.analysis.cve.cve_from_moments`.
     """
-    dt, r_blur = 1.0 / fps, exposure_fraction / 6.0
-    moments = step_moments(tracks, px_nm)
     tested = (moments.n_sq >= MIN_STEPS) & (moments.n_cov >= 1)
     if tested.sum() < 2:
         return Homogeneity(q=float("nan"), dof=0, p=float("nan"), spread=float("nan"))
     moments = moments.subset(tested)
-    total = moments.pooled()
-    g0 = float(total.sum_sq) / (DIMENSIONS * float(total.n_sq))
-    g1 = float(total.sum_cov) / (DIMENSIONS * float(total.n_cov))
     d = cve_from_moments(moments, dt, r_blur).D
-    null_err = cve_from_moments(moments.with_moments(g0, g1), dt, r_blur).D_err
-    q = float(np.sum((d - cve_from_moments(total, dt, r_blur).D) ** 2 / null_err**2))
+    null_err = cve_from_moments(moments.at_pooled_moments(), dt, r_blur).D_err
+    q = float(np.sum((d - cve_from_moments(moments.pooled(), dt, r_blur).D) ** 2 / null_err**2))
     dof = int(tested.sum()) - 1
     spread = float(d.max() / d.min()) if d.min() > 0 else float("nan")
     return Homogeneity(q=q, dof=dof, p=float(stats.chi2.sf(q, dof)), spread=spread)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from samem.analysis.cve import CVEResult, StepCorrelation, cve, step_correlation
+from samem.analysis.cve import CVEResult, StepCorrelation, cve_from_moments, step_correlation, step_moments
 from samem.analysis.diffusion import DEFAULT_ALPHA_LAGS, DEFAULT_FIT_LAGS, AlphaFit, fit_alpha, fit_msd_linear
 from samem.analysis.drift import compute_drift
 from samem.analysis.drift import subtract_drift as remove_drift
@@ -157,7 +157,8 @@ def analyze(
 
     msd = compute_msd(tracks, px_nm, fps, max_lag)
     lin = fit_msd_linear(msd.msd, msd.weights, dt, fit_lags, r_blur)
-    cve_p, cve_e = cve(tracks, px_nm, fps, exposure_fraction)
+    moments = step_moments(tracks, px_nm)
+    cve_p, cve_e = cve_from_moments(moments, dt, r_blur), cve_from_moments(moments.pooled(), dt, r_blur)
     alphas = [fit_alpha(m, w, dt, alpha_lags) for m, w in zip(msd.msd, msd.weights, strict=True)]
     sig_lin, sig_lin_err = _sigma(lin.sigma2, lin.sigma2_err)
     sig_cve, sig_cve_err = _sigma(cve_p.sigma2, cve_p.sigma2_err)
@@ -181,7 +182,7 @@ def analyze(
         "cve": _ensemble_cve(
             cve_e,
             correlation := step_correlation(tracks, px_nm),
-            homogeneity := d_homogeneity(tracks, px_nm, fps, exposure_fraction),
+            homogeneity := d_homogeneity(moments, dt, r_blur),
         ),
         "alpha_fit": _ensemble_alpha(msd, dt, alpha_lags, n_bootstrap, seed),
     }
