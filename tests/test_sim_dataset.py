@@ -1,4 +1,5 @@
 import json
+import math
 
 import numpy as np
 import pytest
@@ -87,3 +88,19 @@ def test_random_specs_are_broad():
     assert len(entering) > 20
     small = random_spec(np.random.default_rng(1), frame_size=(64, 96))
     assert 64 <= small.height <= 96 and 64 <= small.width <= 96
+
+
+def test_step_range_sets_each_particles_diffusion():
+    """``step_px`` bounds the RMS displacement per axis per frame: D = (step * px_nm)^2 / (2 dt^alpha)."""
+    rng = np.random.default_rng(3)
+    specs = [random_spec(rng, frame_size=(256, 512), step_px=(6.0, 8.0)) for _ in range(40)]
+    steps = [
+        math.sqrt(2 * p.motion.D_nm2_s * (1 / s.fps) ** (p.motion.alpha if p.motion.kind == "fbm" else 1.0)) / s.px_nm
+        for s in specs
+        for p in s.particles
+    ]
+    assert min(steps) >= 6.0 - 1e-9 and max(steps) <= 8.0 + 1e-9
+    default = random_spec(np.random.default_rng(3), frame_size=(256, 512))
+    assert default == random_spec(np.random.default_rng(3), frame_size=(256, 512), step_px=(0.05, 4.0))
+    with pytest.raises(InputError, match="step range"):
+        random_spec(rng, step_px=(2.0, 1.0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -114,4 +116,25 @@ def test_window_clips_are_drawn_in_the_asked_fraction():
     with pytest.raises(InputError, match="window_zoom must satisfy"):
         TrainRecipe(window_zoom=(8.0, 4.0))
     recipe = TrainRecipe(window_clips=0.5, window_zoom=(5.0, 9.0))
+    assert TrainRecipe.from_dict(recipe.to_dict()) == recipe
+
+
+def _mean_centroid_step(source: SimulatedSource, clips: int) -> float:
+    """Mean frame-to-frame centroid displacement (model px) of the first object of ``clips`` training clips."""
+    moves = []
+    for k in range(clips):
+        targets = source.train_clip(1, k).targets[0].numpy()
+        centroids = [np.argwhere(mask).mean(0) for mask in targets if mask.any()]
+        moves += [float(np.hypot(*(b - a))) for a, b in itertools.pairwise(centroids)]
+    return float(np.mean(moves))
+
+
+def test_step_px_sets_the_motion_of_simulated_training_clips():
+    base = TrainRecipe(frames=4, frame_size=(256, 256), max_particles=2, cnr=(6.0, 8.0), box_noise=0.0)
+    slow = _mean_centroid_step(SimulatedSource(base.with_overrides(step_px=(0.05, 0.1)), image_size=64), 12)
+    fast = _mean_centroid_step(SimulatedSource(base.with_overrides(step_px=(6.0, 8.0)), image_size=64), 12)
+    assert fast > 4 * slow and fast > 1.0, (slow, fast)
+    with pytest.raises(InputError, match="step_px must satisfy"):
+        TrainRecipe(step_px=(0.0, 4.0))
+    recipe = TrainRecipe(step_px=(0.5, 8.0))
     assert TrainRecipe.from_dict(recipe.to_dict()) == recipe

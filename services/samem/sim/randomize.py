@@ -21,6 +21,7 @@ from samem.sim.spec import ImagingSpec, MotionSpec, ParticleSpec, VideoSpec
 
 SHAPE_WEIGHTS = {"sphere": 0.3, "rod": 0.2, "triangle": 0.15, "cube": 0.15, "aggregate": 0.2}
 MOTION_WEIGHTS = {"brownian": 0.4, "fbm": 0.25, "ctrw": 0.15, "confined": 0.2}
+STEP_PX = (0.05, 4.0)  # default range of RMS displacement per axis per frame, px
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
@@ -34,17 +35,23 @@ def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
 
 
 def _random_motion(
-    rng: np.random.Generator, *, px_nm: float, fps: float, size_nm: float, entry_velocity: tuple[float, float] | None
+    rng: np.random.Generator,
+    *,
+    px_nm: float,
+    fps: float,
+    size_nm: float,
+    entry_velocity: tuple[float, float] | None,
+    step_px: tuple[float, float],
 ) -> MotionSpec:
     dt = 1.0 / fps
-    step_px = _log_uniform(rng, 0.05, 4.0)  # RMS displacement per axis per frame
+    step = _log_uniform(rng, *step_px)  # RMS displacement per axis per frame, px
     kind = _pick(rng, MOTION_WEIGHTS)
     alpha = 1.0
     if kind == "fbm":
         alpha = float(rng.uniform(0.3, 1.7))
     elif kind == "ctrw":
         alpha = float(rng.uniform(0.3, 0.95))
-    D = (step_px * px_nm) ** 2 / (2 * dt**alpha) if kind == "fbm" else (step_px * px_nm) ** 2 / (2 * dt)
+    D = (step * px_nm) ** 2 / (2 * dt**alpha) if kind == "fbm" else (step * px_nm) ** 2 / (2 * dt)
     drift = (0.0, 0.0)
     if entry_velocity is not None:
         drift = entry_velocity
@@ -73,6 +80,7 @@ def _random_particle(
     fps: float,
     n_frames: int,
     placed: list[ParticleSpec],
+    step_px: tuple[float, float],
 ) -> ParticleSpec:
     scale = min(width, height) / 1024
     size_px = max(4.0, _log_uniform(rng, 8.0, 150.0) * scale)
@@ -116,7 +124,9 @@ def _random_particle(
         y_nm=float(y),
         orientation_rad=float(rng.uniform(0, 2 * math.pi)),
         offsets_nm=offsets,
-        motion=_random_motion(rng, px_nm=px_nm, fps=fps, size_nm=size_nm, entry_velocity=entry_velocity),
+        motion=_random_motion(
+            rng, px_nm=px_nm, fps=fps, size_nm=size_nm, entry_velocity=entry_velocity, step_px=step_px
+        ),
     )
 
 
@@ -158,6 +168,7 @@ def random_spec(
     n_frames: tuple[int, int] = (8, 16),
     max_particles: int = 10,
     cnr: tuple[float, float] = (0.3, 12.0),
+    step_px: tuple[float, float] = STEP_PX,
     seed: int | None = None,
 ) -> VideoSpec:
     """A broadly randomised :class:`VideoSpec`.
@@ -174,6 +185,8 @@ def random_spec(
         Up to this many particles (at least 1).
     cnr : tuple of float
         Range of the target per-pixel contrast-to-noise ratio of a typical particle (log-uniform); the dose follows.
+    step_px : tuple of float
+        Range of each particle's RMS displacement per axis per frame, px (log-uniform; fBm: at one frame).
     seed : int, optional
         The spec's simulation seed; default drawn from ``rng``.
     """
@@ -186,6 +199,8 @@ def random_spec(
         raise InputError(f"CNR range must satisfy 0 < min <= max, got {cnr!r}")
     if max_particles < 1:
         raise InputError(f"max particles must be >= 1, got {max_particles!r}")
+    if not 0 < step_px[0] <= step_px[1]:
+        raise InputError(f"step range must satisfy 0 < min <= max px, got {step_px!r}")
 
     def side() -> int:
         value = int(rng.integers(lo, hi + 1))
@@ -199,7 +214,16 @@ def random_spec(
     particles: list[ParticleSpec] = []
     for _ in range(int(rng.integers(1, max_particles + 1))):
         particles.append(
-            _random_particle(rng, width=width, height=height, px_nm=px_nm, fps=fps, n_frames=length, placed=particles)
+            _random_particle(
+                rng,
+                width=width,
+                height=height,
+                px_nm=px_nm,
+                fps=fps,
+                n_frames=length,
+                placed=particles,
+                step_px=step_px,
+            )
         )
     imaging = _random_imaging(rng, px_nm=px_nm, fps=fps, particles=particles, cnr=cnr)
     return VideoSpec(

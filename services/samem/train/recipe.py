@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from samem.errors import InputError
+from samem.sim.randomize import STEP_PX
 
 IOU_LOSSES = ("l1", "mse")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -46,7 +47,8 @@ class TrainRecipe:
     (each axis), so that the model places the mask where the image shows the particle rather than copying the
     prompt (copying made tracked masks lag the motion). ``window_clips`` is the fraction of clips cut as one
     particle's window, as window-mode tracking sees it (:func:`samem.train.data.make_window_clip`), with the window
-    side ``window_zoom`` (a uniform range) times the particle's box.
+    side ``window_zoom`` (a uniform range) times the particle's box. ``step_px`` is the simulator's range of each
+    particle's RMS displacement per axis per frame, in simulated frame pixels (log-uniform).
     """
 
     name: str = "custom"
@@ -85,6 +87,7 @@ class TrainRecipe:
     window_clips: float = 0.0
     window_zoom: tuple[float, float] = (6.0, 10.0)
     max_particles: int = 10
+    step_px: tuple[float, float] = STEP_PX
     val_every: int = 250
     val_clips: int = 8
     val_frames: int = 8
@@ -136,6 +139,8 @@ class TrainRecipe:
         _check(1 <= z_lo <= z_hi, f"window_zoom must satisfy 1 <= min <= max, got {self.window_zoom!r}")
         n_lo, n_hi = self.cnr
         _check(0 < n_lo <= n_hi, f"cnr must satisfy 0 < min <= max, got {self.cnr!r}")
+        s_lo, s_hi = self.step_px
+        _check(0 < s_lo <= s_hi, f"step_px must satisfy 0 < min <= max, got {self.step_px!r}")
         _check(self.max_particles >= 1, f"max_particles must be >= 1, got {self.max_particles!r}")
         _check(self.focal_weight + self.dice_weight > 0, "focal_weight and dice_weight cannot both be 0")
 
@@ -163,7 +168,7 @@ class TrainRecipe:
     def from_dict(cls, values: dict[str, Any]) -> TrainRecipe:
         """The inverse of :meth:`to_dict`."""
         known = {f.name for f in dataclasses.fields(cls)}
-        pairs = ("frame_size", "crop", "cnr", "window_zoom")
+        pairs = ("frame_size", "crop", "cnr", "window_zoom", "step_px")
         fields = {k: tuple(v) if k in pairs else v for k, v in values.items() if k in known}
         return cls(**fields)
 

@@ -91,6 +91,7 @@ class SimulatedSource:
             n_frames=(n_frames, n_frames),
             max_particles=self.recipe.max_particles,
             cnr=self.recipe.cnr if cnr is None else cnr,
+            step_px=self.recipe.step_px,
         )
         result = simulate_video(spec)
         return LabelledVideo(video=result.video, labels=result.labels, name=name)
