@@ -18,19 +18,10 @@ import triton_python_backend_utils as pb_utils
 from torch.utils.dlpack import to_dlpack
 
 from samem.model import build_model
-from samem.serving.spec import MODEL_KEY, STEP_KEY, ServedModel, step_tensors
+from samem.serving.spec import DTYPES, MODEL_KEY, STEP_KEY, ServedModel, step_tensors
 from samem.serving.step_runner import StepRunner
 
 log = logging.getLogger(__name__)
-
-
-#: torch dtype of each Triton data type of :data:`samem.serving.spec.DTYPES`
-_TORCH_DTYPES = {
-    "TYPE_FP32": torch.float32,
-    "TYPE_BF16": torch.bfloat16,
-    "TYPE_INT32": torch.int32,
-    "TYPE_BOOL": torch.bool,
-}
 
 
 def _input(tensor: Any) -> torch.Tensor:
@@ -65,7 +56,7 @@ class TritonPythonModel:
         self.runner = StepRunner(loaded.model, self.step, precision=served.precision)
         inputs, outputs = step_tensors(self.step, served, "python")
         self.input_names = [t.name for t in inputs]
-        self.output_dtypes = {t.name: _TORCH_DTYPES[t.dtype] for t in outputs}
+        self.output_dtypes = {t.name: DTYPES[t.dtype].torch for t in outputs}
 
     def _inputs(self, request: Any) -> dict[str, torch.Tensor]:
         return {name: _input(pb_utils.get_input_tensor_by_name(request, name)) for name in self.input_names}

@@ -13,6 +13,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+import torch
+
 from samem.engine.settings import ModelSettings
 from samem.errors import InputError
 
@@ -27,9 +30,26 @@ MODEL_PREFIX = "samem_"
 #: parameter keys every step model's config carries
 STEP_KEY, MODEL_KEY, VARIANT_KEY = "samem_step", "samem_model", "samem_variant"
 
-#: the Triton data types the steps use (bfloat16: spatial memories in the python variant, as the engine keeps them;
-#: Triton's onnxruntime backend has no TYPE_BF16, triton-inference-server/server#8464, so ONNX graphs take float32)
-DTYPES = ("TYPE_FP32", "TYPE_BF16", "TYPE_INT32", "TYPE_BOOL")
+
+
+@dataclass(frozen=True)
+class DataType:
+    """A Triton data type as each side sees it: the request's name, the torch dtype, the numpy dtype on the wire."""
+
+    request: str
+    torch: torch.dtype
+    wire: np.dtype  # bfloat16 travels as its int16 bits (numpy has no bfloat16)
+
+
+#: the Triton data types the steps use, by config name (bfloat16: spatial memories in the python variant, as the
+#: engine keeps them; Triton's onnxruntime backend has no TYPE_BF16, triton-inference-server/server#8464, so ONNX
+#: graphs take float32)
+DTYPES: dict[str, DataType] = {
+    "TYPE_FP32": DataType("FP32", torch.float32, np.dtype(np.float32)),
+    "TYPE_BF16": DataType("BF16", torch.bfloat16, np.dtype(np.int16)),
+    "TYPE_INT32": DataType("INT32", torch.int32, np.dtype(np.int32)),
+    "TYPE_BOOL": DataType("BOOL", torch.bool, np.dtype(np.bool_)),
+}
 
 
 def model_name(step: str) -> str:

@@ -28,6 +28,7 @@ from samem.errors import InputError
 from samem.serving.server import TritonError
 from samem.serving.spec import (
     ALL_STEPS,
+    DTYPES,
     FUSED_STEPS,
     MODEL_KEY,
     STEPS,
@@ -43,15 +44,6 @@ _TRUE = ("1", "true", "yes", "on")
 _regions = count()
 _FEATURES = ("image_embed", "high_res_0", "high_res_1")
 _HEADS = ("low_res_logits", "object_score_logits", "obj_ptr", "iou")
-#: config data type -> (request data type, numpy dtype of the bytes on the wire); bfloat16 travels as its int16 bits
-_WIRE = {
-    "TYPE_FP32": ("FP32", np.dtype(np.float32)),
-    "TYPE_BF16": ("BF16", np.dtype(np.int16)),
-    "TYPE_INT32": ("INT32", np.dtype(np.int32)),
-    "TYPE_BOOL": ("BOOL", np.dtype(np.bool_)),
-}
-
-
 @dataclasses.dataclass
 class Traffic:
     """Tensor bytes sent and received, and how many of them crossed the gRPC connection (0 with shared memory)."""
@@ -133,7 +125,7 @@ def _layout(nbytes: list[int]) -> tuple[list[int], int]:
 
 def _to_wire(value: Tensor | np.ndarray, data_type: str) -> np.ndarray:
     """A step input as the contiguous numpy array whose bytes go on the wire (bfloat16: its bits as int16)."""
-    wire = _WIRE[data_type][1]
+    wire = DTYPES[data_type].wire
     if isinstance(value, np.ndarray):
         return np.ascontiguousarray(value, dtype=wire)
     tensor = value.detach().cpu()
@@ -152,11 +144,11 @@ def request_input(name: str, array: np.ndarray, triton_type: str) -> Any:
     """A gRPC request input of config data type ``triton_type`` holding ``array`` (see :func:`_to_wire`)."""
     import tritonclient.grpc as grpcclient
 
-    request_type, wire = _WIRE[triton_type]
-    if array.dtype != wire:
-        raise ValueError(f"input {name!r} of type {triton_type} travels as {wire}, got {array.dtype}")
-    item = grpcclient.InferInput(name, list(array.shape), request_type)
-    if request_type == "BF16":  # tritonclient would convert float32 element by element in Python; send the bits
+    data_type = DTYPES[triton_type]
+    if array.dtype != data_type.wire:
+        raise ValueError(f"input {name!r} of type {triton_type} travels as {data_type.wire}, got {array.dtype}")
+    item = grpcclient.InferInput(name, list(array.shape), data_type.request)
+    if data_type.request == "BF16":  # tritonclient would convert float32 element by element in Python; send the bits
         item._raw_content = np.ascontiguousarray(array).tobytes()
     else:
         item.set_data_from_numpy(array)
@@ -280,10 +272,11 @@ class TritonBackend:
             infer_inputs = [request_input(n, a, types[n]) for n, a in zip(names, arrays, strict=True)]
         else:  # the data goes through the input region
             infer_inputs = [
-                grpcclient.InferInput(n, list(a.shape), _WIRE[types[n]][0]) for n, a in zip(names, arrays, strict=True)
+                grpcclient.InferInput(n, list(a.shape), DTYPES[types[n]].request)
+                for n, a in zip(names, arrays, strict=True)
             ]
         requested = [grpcclient.InferRequestedOutput(n) for n in outputs]
-        out_dtypes = [_WIRE[types[n]][1] for n in outputs]
+        out_dtypes = [DTYPES[types[n]].wire for n in outputs]
         out_bytes = [int(np.prod(shape)) * d.itemsize for shape, d in zip(outputs.values(), out_dtypes, strict=True)]
         in_bytes = [a.nbytes for a in arrays]
         with self._lock:
