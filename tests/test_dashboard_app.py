@@ -282,6 +282,15 @@ def _uploaded(stack: Stack, path: Path, prompts: list) -> str:
     return video.video_id
 
 
+def _open_step(app: AppTest, stack: Stack, path: Path, prompts: list, step: str) -> str:
+    """Upload ``path`` with ``prompts``, sign in, pick the video and open ``step``; the video's id."""
+    video_id = _uploaded(stack, path, prompts)
+    _sign_in(app)
+    app.sidebar.radio[0].set_value(video_id).run()
+    app.radio(key="step").set_value(step).run()
+    return video_id
+
+
 def test_before_sign_in_the_page_explains_the_steps_and_SAMEM_TOKEN_prefills_the_token(
     app: AppTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -313,10 +322,7 @@ def test_the_particles_step_shows_the_services_prompts_and_saving_removes_delete
     app: AppTest, stack: Stack, tmp_path: Path
 ) -> None:
     path, prompts = write_video(tmp_path / "clip.tif", n_frames=12)
-    video_id = _uploaded(stack, path, prompts)
-    _sign_in(app)
-    app.sidebar.radio[0].set_value(video_id).run()
-    app.radio(key="step").set_value("2 · Particles").run()
+    video_id = _open_step(app, stack, path, prompts, "2 · Particles")
     assert not app.exception and not _errors(app)
     table = app.dataframe(key=f"boxes-{video_id}-0").value
     assert table["particle"].tolist() == [1, 2] and table["x0"].tolist() == [p.box[0] for p in prompts]
@@ -335,10 +341,7 @@ def test_tracking_watches_the_job_to_the_end_and_the_results_show_statistics_and
     app: AppTest, stack: Stack, tmp_path: Path
 ) -> None:
     path, prompts = write_video(tmp_path / "clip.tif", n_frames=30)
-    video_id = _uploaded(stack, path, prompts)
-    _sign_in(app)
-    app.sidebar.radio[0].set_value(video_id).run()
-    app.radio(key="step").set_value("3 · Track").run()
+    video_id = _open_step(app, stack, path, prompts, "3 · Track")
     assert [m.value for m in app.metric][:2] == ["2", "30"]
     app.button(key="start-track").click().run()  # watches until the job ends, then opens the results
     assert not app.exception and not _errors(app), _errors(app)
@@ -370,10 +373,7 @@ def test_the_track_step_offers_the_services_models_with_the_default_preselected_
     app: AppTest, stack: Stack, tmp_path: Path
 ) -> None:
     path, prompts = write_video(tmp_path / "clip.tif", n_frames=12)
-    video_id = _uploaded(stack, path, prompts)
-    _sign_in(app)
-    app.sidebar.radio[0].set_value(video_id).run()
-    app.radio(key="step").set_value("3 · Track").run()
+    video_id = _open_step(app, stack, path, prompts, "3 · Track")
     picker = app.selectbox(key="track-model")
     assert picker.value == "samem-compact"  # the service's default, preselected
     assert [o.split(" · ")[0] for o in picker.options] == ["samem-compact (default)", MODEL_B]
@@ -392,10 +392,7 @@ def test_a_job_cancelled_while_watched_ends_with_a_warning_not_an_error(
     app: AppTest, stack: Stack, tmp_path: Path
 ) -> None:
     path, prompts = write_video(tmp_path / "long.tif", n_frames=400)
-    video_id = _uploaded(stack, path, prompts)
-    _sign_in(app)
-    app.sidebar.radio[0].set_value(video_id).run()
-    app.radio(key="step").set_value("3 · Track").run()
+    video_id = _open_step(app, stack, path, prompts, "3 · Track")
 
     def cancel_soon() -> None:
         with Client(stack.address, token=TOKEN) as client:
@@ -419,10 +416,7 @@ def test_a_failed_statistics_job_is_a_sentence_in_its_tab_and_the_masks_stay(
     app: AppTest, stack: Stack, tmp_path: Path
 ) -> None:
     path, prompts = write_video(tmp_path / "short.tif", n_frames=6)  # shorter than the analysis minimum
-    video_id = _uploaded(stack, path, prompts)
-    _sign_in(app)
-    app.sidebar.radio[0].set_value(video_id).run()
-    app.radio(key="step").set_value("3 · Track").run()
+    _open_step(app, stack, path, prompts, "3 · Track")
     app.button(key="start-track").click().run()
     assert not app.exception and app.radio(key="step").value == "4 · Results"
     (error,) = _errors(app)
