@@ -176,3 +176,20 @@ def test_existing_output_unchanged_on_bad_input(tmp_path: Path, capsys: pytest.C
     assert_clean_failure(run_cli(["analyze", str(src), "--px-nm", "1", "--fps", "1", "--out", str(out)]),
                          capsys.readouterr().err)
     assert [p.name for p in out.iterdir()] == ["stats.json"] and (out / "stats.json").read_text() == "old"
+
+
+def test_positions_at_the_frame_edge_are_gaps_unless_keep_edge(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    table = to_table(brownian(rng, 4, 40, 200.0, 0.1), 1.5).assign(present=True, at_edge=False)
+    table.loc[table.particle == 3, "at_edge"] = True  # one particle cut by the edge all along
+    table.loc[(table.particle == 0) & (table.frame >= 30), "at_edge"] = True  # another from frame 30 on
+    path = tmp_path / "tracks.csv"
+    table.to_csv(path, index=False)
+    stats = {}
+    for name, extra in (("default", []), ("kept", ["--keep-edge"])):
+        out = tmp_path / name
+        assert run_cli(["analyze", str(path), "--px-nm", "1.5", "--fps", "10", "--out", str(out), *extra]) == 0
+        stats[name] = json.loads((out / "stats.json").read_text())
+    assert stats["default"]["n_particles"] == 3 and stats["kept"]["n_particles"] == 4
+    lengths = {name: {p["particle"]: p["n_frames"] for p in s["particles"]} for name, s in stats.items()}
+    assert lengths["default"][0] == 30 and lengths["kept"][0] == 40

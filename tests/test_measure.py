@@ -84,3 +84,29 @@ def test_label_boxes_gives_each_object_its_box_by_id():
     labels[7:9, 1:3] = 2
     assert label_boxes(labels) == {2: mask_box(labels == 2), 4: (2.5, 1.5, 8.5, 4.5)}
     assert label_boxes(np.zeros((3, 3), dtype=np.uint16)) == {}
+
+
+@pytest.mark.parametrize(
+    ("cx", "cy", "inward"), [(2.0, 24.0, (1, 0)), (WIDTH - 3.0, 24.0, (-1, 0)), (40.0, 1.0, (0, 1)),
+                             (40.0, HEIGHT - 2.0, (0, -1))],
+)  # fmt: skip
+def test_a_particle_cut_by_the_frame_edge_is_at_edge_with_its_centroid_pulled_inward(
+    cx: float, cy: float, inward: tuple[int, int]
+) -> None:
+    (row,) = measure_frame(ellipse_mask(cx, cy, 6, 6, 0)[None], frame=0, particle_ids=[1])
+    assert row["at_edge"] is True
+    shift = np.array([row["x"] - cx, row["y"] - cy])
+    sideways = shift[0] * inward[1] - shift[1] * inward[0]
+    assert np.dot(shift, inward) > 1.0 and abs(sideways) < 1e-9  # inward by over a pixel, not sideways
+
+
+def test_at_edge_follows_the_largest_piece_and_is_false_for_whole_and_empty_masks() -> None:
+    masks = np.zeros((3, HEIGHT, WIDTH), bool)
+    masks[0] = ellipse_mask(40, 24, 6, 6, 0)  # whole, one pixel short of the border at most
+    masks[1] = ellipse_mask(40, 24, 8, 8, 0) | ellipse_mask(0, 0, 2, 2, 0)  # a crumb in the corner
+    whole, crumb, empty = measure_frame(masks, frame=0, particle_ids=[1, 2, 3])
+    assert (whole["at_edge"], crumb["at_edge"], empty["at_edge"]) == (False, False, False)
+    assert crumb["n_fragments"] == 2
+    masks[0, 24, : 40] = True  # the same particle with a tail reaching the left border
+    (tail,) = measure_frame(masks[:1], frame=0, particle_ids=[1])
+    assert tail["at_edge"] is True

@@ -91,3 +91,22 @@ def test_present_column_with_garbage_is_refused(tmp_path: Path) -> None:
     path.write_text("frame,particle,x,y,present\n0,1,1.0,2.0,maybe\n")
     with pytest.raises(InputError, match="column 'present' must be true or false"):
         read_trajectories(path)
+
+
+def test_rows_at_the_frame_edge_are_gaps_and_a_table_without_the_column_keeps_every_row(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "frame,particle,x,y,present,at_edge\n0,1,1.0,2.0,True,False\n1,1,0.4,2.0,True,True\n2,1,,,False,False\n"
+        "3,1,3.0,4.0,true,0\n0,2,9.0,9.0,1,1\n1,2,8.0,9.0,1,0\n2,2,7.0,9.0,1,\n"
+    )
+    table = read_trajectories(path)
+    assert list(zip(table["particle"], table["frame"], strict=True)) == [(1, 0), (1, 3), (2, 1), (2, 2)]
+    path.write_text("frame,particle,x,y\n0,1,1.0,2.0\n1,1,0.4,2.0\n")
+    assert read_trajectories(path)["frame"].tolist() == [0, 1]
+
+
+def test_at_edge_column_with_garbage_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("frame,particle,x,y,at_edge\n0,1,1.0,2.0,edge\n")
+    with pytest.raises(InputError, match="column 'at_edge' must be true or false, found 'edge' at data row 1"):
+        read_trajectories(path)

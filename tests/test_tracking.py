@@ -39,21 +39,28 @@ def present_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code, _, err = run_cli_output(args, capsys)
+    return code, err
+
+
+def run_cli_output(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``samem ARGS``."""
     try:
         code = main(args)
     except SystemExit as e:
         code = int(e.code or 0)
-    return code, capsys.readouterr().err
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 def test_track_cli_writes_every_output_and_analysis(
     video: Path, present_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
-    code, err = run_cli(
+    code, printed, err = run_cli_output(
         ["track", str(video), "--box", "29.5,19.5,39.5,29.5", "--point", "2:60,10", "--model",
          f"samem-compact:{present_checkpoint}", "--out", str(out), "--no-progress", "--analyze", "--px-nm", "0.5",
-         "--fps", "10"],
+         "--fps", "10", "--keep-edge"],  # random weights: masks fill the frame
         capsys,
     )
     assert code == 0, err
@@ -65,11 +72,33 @@ def test_track_cli_writes_every_output_and_analysis(
     masks = tifffile.imread(out / "masks.tif")
     assert masks.shape == (N_FRAMES, HEIGHT, WIDTH) and masks.dtype == np.uint16
     assert set(np.unique(masks)) <= {0, 1, 2}
+    for row in table.itertuples():
+        rows, cols = np.nonzero(masks[row.frame] == row.particle)
+        if row.n_fragments == 1:
+            touches = rows.min() == 0 or cols.min() == 0 or rows.max() == HEIGHT - 1 or cols.max() == WIDTH - 1
+            assert row.at_edge == touches
+    assert table.at_edge.all() and "left out" not in printed  # --keep-edge: analysed all the same
     run = json.loads((out / "run.json").read_text())
     assert run["model"] == f"samem-compact:{present_checkpoint}" and len(run["checkpoint_sha256"]) == 64
     assert run["n_frames_tracked"] == N_FRAMES and run["frames_per_second"] > 0
     assert {"samem", "torch", "sam2"} <= set(run["versions"])
     assert (out / "analysis" / "report.html").is_file()
+
+
+def test_track_cli_analysis_leaves_out_positions_cut_by_the_frame_edge_and_says_so_when_none_remain(
+    video: Path, present_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code, printed, err = run_cli_output(
+        ["track", str(video), "--box", "29.5,19.5,39.5,29.5", "--model", f"samem-compact:{present_checkpoint}",
+         "--out", str(out), "--no-progress", "--overlay", "none", "--analyze", "--px-nm", "0.5", "--fps", "10"],
+        capsys,
+    )
+    assert code == 2 and "Traceback" not in err
+    assert f"{N_FRAMES} position(s) of particles cut by the frame edge left out" in printed
+    assert "every tracked position touches the frame edge" in err and "--keep-edge" in err
+    assert pd.read_csv(out / "trajectories.csv").at_edge.sum() == N_FRAMES  # the tracking results stay
+    assert not (out / "analysis").exists()
 
 
 def test_track_api_returns_trajectories_and_masks_matching_the_table(video: Path, present_checkpoint: Path) -> None:

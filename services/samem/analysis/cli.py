@@ -11,6 +11,11 @@ EPILOG = (
     "report.html. Units: nm, s (MSD nm^2, D nm^2/s)."
 )
 
+KEEP_EDGE_HELP = (
+    "keep positions whose mask touches the frame edge (at_edge column; by default they are gaps: the particle is "
+    "cut by the edge of the field of view and its centroid biased inward)"
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``analyze`` subcommand."""
@@ -35,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "0: instantaneous positions such as simulator ground truth)",
     )
     p.add_argument("--subtract-drift", action="store_true", help="remove the ensemble drift first")
+    p.add_argument("--keep-edge", action="store_true", help=KEEP_EDGE_HELP)
     p.set_defaults(handler=run)
 
 
@@ -53,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from samem.io.tables import read_trajectories
 
     check_writable_dir(args.out)
-    tracks = read_trajectories(args.trajectories)
+    tracks = read_trajectories(args.trajectories, keep_edge=args.keep_edge)
     result = analyze(
         tracks, px_nm=args.px_nm, fps=args.fps, max_lag=args.max_lag, fit_lags=args.fit_lags,
         alpha_lags=args.alpha_lags, min_length=args.min_length, vanhove_lags=args.vanhove_lags,

@@ -13,12 +13,13 @@ from samem.errors import InputError
 TRACK_COLUMNS = ("frame", "particle", "x", "y")
 
 
-def read_trajectories(path: str | os.PathLike[str]) -> pd.DataFrame:
+def read_trajectories(path: str | os.PathLike[str], *, keep_edge: bool = False) -> pd.DataFrame:
     """Read and validate a trajectory CSV.
 
     The table must have the columns ``frame``, ``particle``, ``x`` and ``y`` (x = column, y = row, in pixels);
     other columns are kept. Rows whose optional ``present`` column is false (objects the tracker lost on that
-    frame, written with NaN positions) are dropped: they are gaps, not observations.
+    frame, written with NaN positions) and, unless ``keep_edge``, rows whose optional ``at_edge`` column is true
+    (particles cut by the frame edge, see :func:`drop_edge_rows`) are dropped: they are gaps, not observations.
     Raises :class:`~samem.errors.InputError` with a one-line message for a missing or empty file, missing
     columns, non-numeric or NaN values, non-integer frames or particle ids, and duplicate (frame, particle) rows.
     """
@@ -31,20 +32,36 @@ def read_trajectories(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise InputError(f"trajectory file {str(source)!r} is empty") from e
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise InputError(f"trajectory file {str(source)!r} is not a readable CSV: {str(e).splitlines()[0]}") from e
-    return validate_trajectories(drop_absent_rows(table), name=str(source))
+    present = drop_absent_rows(table)
+    return validate_trajectories(present if keep_edge else drop_edge_rows(present), name=str(source))
 
 
 def drop_absent_rows(table: pd.DataFrame) -> pd.DataFrame:
     """Remove the rows that a ``present`` column marks as false (accepts booleans, 0/1 and true/false text)."""
-    if "present" not in table.columns:
+    return table if "present" not in table.columns else table[_flags(table, "present")]
+
+
+def drop_edge_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Remove the rows that an ``at_edge`` column marks as true: particles cut by the frame edge.
+
+    Their centroids lie inward of the particles' centres (:mod:`samem.measure`), so the analysis takes them as
+    gaps, as trackpy's ``locate`` drops features within a margin of the image edge. A blank cell (rows measured
+    before the column existed) keeps its row, as a table without the column keeps all.
+    """
+    if "at_edge" not in table.columns:
         return table
-    flags = table["present"].astype(str).str.strip().str.lower()
+    return table[~_flags(table.assign(at_edge=table["at_edge"].fillna(False)), "at_edge")]
+
+
+def _flags(table: pd.DataFrame, column: str) -> np.ndarray:
+    """A boolean column as booleans (accepts booleans, 0/1 and true/false text); InputError on anything else."""
+    flags = table[column].astype(str).str.strip().str.lower()
     unknown = ~flags.isin(["true", "false", "1", "0", "1.0", "0.0"])
     if unknown.any():
         row = int(np.flatnonzero(unknown.to_numpy())[0])
-        value = table["present"].iloc[row]
-        raise InputError(f"column 'present' must be true or false, found {value!r} at data row {row + 1}")
-    return table[flags.isin(["true", "1", "1.0"]).to_numpy()]
+        value = table[column].iloc[row]
+        raise InputError(f"column {column!r} must be true or false, found {value!r} at data row {row + 1}")
+    return flags.isin(["true", "1", "1.0"]).to_numpy()
 
 
 def validate_trajectories(table: pd.DataFrame, *, name: str = "trajectory table") -> pd.DataFrame:

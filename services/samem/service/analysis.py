@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from samem.analysis import analyze, write_analysis
-from samem.io.tables import drop_absent_rows, validate_trajectories
+from samem.io.tables import drop_absent_rows, drop_edge_rows, validate_trajectories
 from samem.measure import MEASUREMENT_COLUMNS
 from samem.service.records import FAILED, FINAL_STATES, RUNNING, SUCCEEDED
 from samem.service.store import Store
@@ -27,7 +27,8 @@ def run_analysis(job_id: str, *, store: Store) -> str:
         params = job.params
         by_frame = store.frame_rows(params["source_job"])
         rows = [row for frame in sorted(by_frame) for row in by_frame[frame]]
-        table = validate_trajectories(drop_absent_rows(pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS))))
+        measured = pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS))
+        table = validate_trajectories(drop_edge_rows(drop_absent_rows(measured)))
         result = analyze(
             table, px_nm=float(params["px_nm"]), fps=float(params["fps"]),
             exposure_fraction=float(params["exposure_fraction"]),

@@ -72,7 +72,8 @@ def frame_message(frame: int, rows: list[dict[str, Any]]) -> pb.FrameResult:
         frame=frame,
         particles=[
             pb.ParticleResult(particle=int(r["particle"]), present=bool(r["present"]), x=r["x"], y=r["y"],
-                              area_px=r["area_px"], mask_score=r["mask_score"])
+                              area_px=r["area_px"], mask_score=r["mask_score"],
+                              at_edge=bool(r.get("at_edge", False)))  # rows stored before at_edge existed: False
             for r in rows
         ],
     )  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from samem.analysis.cli import KEEP_EDGE_HELP
 from samem.argtypes import non_negative_int, positive_float, zoom_choice
 
 EPILOG = (
@@ -49,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--analyze", action="store_true", help="run `samem analyze` on the trajectories into OUT/analysis")
     g.add_argument("--px-nm", type=positive_float, help="pixel size in nm (default: from the file's metadata)")
     g.add_argument("--fps", type=positive_float, help="frames per second (default: from the file's metadata)")
+    g.add_argument("--keep-edge", action="store_true", help=KEEP_EDGE_HELP)
     p.set_defaults(handler=run)
 
 
@@ -92,13 +94,20 @@ def run(args: argparse.Namespace) -> int:
     if args.analyze:
         from samem.analysis.pipeline import analyze
         from samem.analysis.writer import write_analysis
-        from samem.io.tables import drop_absent_rows, validate_trajectories
+        from samem.io.tables import drop_absent_rows, drop_edge_rows, validate_trajectories
 
         present = drop_absent_rows(result.trajectories)
         if present.empty:
             raise InputError(f"no particle was found on any tracked frame, so there is nothing to analyse "
                              f"(tracking results are in {args.out})")
-        table = validate_trajectories(present, name="tracked trajectories")
+        inside = present if args.keep_edge else drop_edge_rows(present)
+        if len(inside) < len(present):
+            print(f"analysis: {len(present) - len(inside)} position(s) of particles cut by the frame edge left out"
+                  " as gaps (their centroids are biased inward; at_edge in trajectories.csv)")
+        if inside.empty:
+            raise InputError(f"every tracked position touches the frame edge, so there is nothing to analyse "
+                             f"(tracking results are in {args.out}; --keep-edge analyses them anyway)")
+        table = validate_trajectories(inside, name="tracked trajectories")
         analysis = analyze(table, px_nm=px_nm, fps=fps)
         write_analysis(analysis, Path(args.out) / "analysis", source=str(Path(args.out) / "trajectories.csv"))
         print(analysis.summary())
