@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from samem.analysis.coincidence import Coincidence, coincident_tracks
 from samem.analysis.cve import CVEResult, StepCorrelation, cve_from_moments, step_correlation, step_moments
 from samem.analysis.diffusion import DEFAULT_ALPHA_LAGS, DEFAULT_FIT_LAGS, AlphaFit, fit_alpha, fit_msd_linear
 from samem.analysis.drift import compute_drift
@@ -46,6 +47,8 @@ class AnalysisResult:
         Displacement distributions and fits per lag.
     vacf : VACFResult
         Velocity autocorrelation.
+    coincident : list of Coincidence
+        Pairs of tracks that sit on one particle for many frames (:mod:`samem.analysis.coincidence`).
     """
 
     parameters: dict[str, Any]
@@ -56,6 +59,7 @@ class AnalysisResult:
     drift: pd.DataFrame
     vanhove: list[VanHove]
     vacf: VACFResult
+    coincident: list[Coincidence] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -193,10 +197,12 @@ def analyze(
         "exposure_fraction": exposure_fraction, "motion_blur_R": r_blur, "subtract_drift": bool(subtract_drift),
         "n_bootstrap": int(n_bootstrap), "seed": int(seed), "n_particles_input": len(lengths),
     }
+    coincident = coincident_tracks(tracks)
     return AnalysisResult(
         parameters=parameters, tracks=tracks, msd=msd, particles=particles, ensemble=ensemble, drift=drift,
         vanhove=van_hove(tracks, px_nm, fps, vanhove_lags), vacf=vacf(tracks, px_nm, fps, vacf_lags),
-        notes=_correlation_notes(correlation) + _homogeneity_notes(homogeneity),
+        coincident=coincident,
+        notes=_correlation_notes(correlation) + _homogeneity_notes(homogeneity) + _coincidence_notes(coincident),
     )
 
 
@@ -221,6 +227,18 @@ def _homogeneity_notes(homogeneity: Homogeneity) -> list[str]:
             " either they really differ (sizes, surroundings) and the ensemble D averages over them, or some"
             " trajectories are wrong (masks that jump between particles); compare D per particle in particles.csv"
             " with the overlay"]  # fmt: skip
+
+
+def _coincidence_notes(coincident: list[Coincidence]) -> list[str]:
+    """A warning naming the pairs of tracks that sit on one particle (:mod:`samem.analysis.coincidence`)."""
+    if not coincident:
+        return []
+    pairs = ", ".join(
+        f"{c.particles[0]} and {c.particles[1]} on {c.n_frames} frames ({c.first_frame}-{c.last_frame})"
+        for c in coincident
+    )
+    return [f"two tracks follow one particle: {pairs}; a mask has jumped onto a neighbour, so that particle's steps"
+            " count twice there; compare with the overlay and drop or re-prompt the track that jumped"]  # fmt: skip
 
 
 def _bootstrap_curves(msd: MSDResult, n_bootstrap: int, seed: int) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -51,6 +52,7 @@ def stats_dict(result: AnalysisResult, source: str | None = None) -> dict[str, A
         "parameters": result.parameters,
         "n_particles": len(result.particles),
         "notes": list(result.notes),
+        "coincident_tracks": [dataclasses.asdict(c) for c in result.coincident],
         "ensemble": result.ensemble,
         "drift": {
             "method": "mean displacement between consecutive frames over particles present in both, accumulated",
