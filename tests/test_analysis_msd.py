@@ -96,3 +96,15 @@ def test_drift_matches_trackpy(gappy_tracks: pd.DataFrame) -> None:
     np.testing.assert_allclose(ours.loc[ref.index, "y_nm"], ref["y"] * px_nm, rtol=1e-9, atol=1e-9)
     assert ours.index[0] == gappy_tracks["frame"].min()
     assert ours.iloc[0][["x_nm", "y_nm"]].tolist() == [0.0, 0.0]
+
+
+def test_drift_of_tracks_without_a_single_step_is_zero_and_the_analysis_says_they_are_too_short() -> None:
+    from samem.analysis import analyze
+    from samem.errors import InputError
+
+    lone = validate_trajectories(pd.DataFrame({"frame": [3, 5], "particle": [1, 1], "x": [2.0, 4.0], "y": [1.0, 1.0]}))
+    drift = compute_drift(lone, 0.5)
+    assert drift.index.tolist() == [3, 4, 5] and not drift[["x_nm", "y_nm"]].to_numpy().any()
+    assert drift["n_pairs"].tolist() == [0, 0, 0]
+    with pytest.raises(InputError, match="no particle has at least 10 frames"):
+        analyze(lone.iloc[:1], px_nm=0.5, fps=20.0)

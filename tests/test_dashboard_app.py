@@ -343,6 +343,7 @@ def test_tracking_watches_the_job_to_the_end_and_the_results_show_statistics_and
     path, prompts = write_video(tmp_path / "clip.tif", n_frames=30)
     video_id = _open_step(app, stack, path, prompts, "3 · Track")
     assert [m.value for m in app.metric][:2] == ["2", "30"]
+    app.selectbox(key="track-model").set_value(MODEL_B).run()  # real masks: random ones fill the frame
     app.button(key="start-track").click().run()  # watches until the job ends, then opens the results
     assert not app.exception and not _errors(app), _errors(app)
     assert app.radio(key="step").value == "4 · Results"
@@ -410,6 +411,23 @@ def test_a_job_cancelled_while_watched_ends_with_a_warning_not_an_error(
     canceller.join()
     assert not app.exception and not _errors(app), _errors(app)
     assert "Tracking was cancelled after" in app.warning[0].value
+
+
+def test_positions_at_the_frame_edge_are_left_out_of_the_statistics_unless_the_user_keeps_them(
+    app: AppTest, stack: Stack, tmp_path: Path
+) -> None:
+    path, prompts = write_video(tmp_path / "clip.tif", n_frames=12)
+    _open_step(app, stack, path, prompts, "3 · Track")
+    app.button(key="start-track").click().run()  # random weights: the masks fill the frame from frame 1 on
+    (error,) = _errors(app)
+    assert "statistics job ended FAILED" in error and "frame edge" in error
+    edge = next(c for c in app.checkbox if c.key.startswith("keep-edge-"))
+    assert edge.value is False
+    edge.check()
+    next(b for b in app.button if b.proto.label == "Compute statistics").click().run()
+    assert not app.exception and not _errors(app), _errors(app)
+    stats = [d.value for d in app.dataframe if "exponent α" in d.value.columns]
+    assert stats and stats[0]["particle"].tolist() == ["1", "2", "ensemble"]
 
 
 def test_a_failed_statistics_job_is_a_sentence_in_its_tab_and_the_masks_stay(

@@ -197,11 +197,11 @@ def _masks(client: Client, job_id: str, video: pb.Video, table: pd.DataFrame) ->
 
 def _analysis(client: Client, job_id: str, video: pb.Video, tab: Any) -> tuple[dict, dict[str, bytes]] | None:
     entry = session.store(ANALYSES).get(job_id)
-    title = "Settings: pixel size, frame rate, exposure"
+    title = "Settings: pixel size, frame rate, exposure, frame edge"
     calibrated = video.px_nm > 0 and video.fps > 0
     with tab, st.expander(title, expanded=entry is None and not calibrated), st.form(f"analysis-{job_id}"):
         cols = st.columns(3)
-        default = entry["settings"] if entry else (video.px_nm, video.fps, 1.0)
+        default = entry["settings"] if entry else (video.px_nm, video.fps, 1.0, False)
         px_nm = cols[0].number_input("Pixel size (nm)", min_value=0.0, value=float(default[0]), format="%.4f")
         fps = cols[1].number_input("Frame rate (frames/s)", min_value=0.0, value=float(default[1]), format="%.3f")
         exposure = cols[2].number_input(
@@ -209,8 +209,13 @@ def _analysis(client: Client, job_id: str, video: pb.Video, tab: Any) -> tuple[d
             help="Fraction of each frame interval the camera integrates (1 for TEM movie mode); corrects the "
                  "localisation error for motion blur.",
         )  # fmt: skip
+        keep_edge = st.checkbox(
+            "Keep particles cut by the frame edge", value=bool(default[3]), key=f"keep-edge-{job_id}",
+            help="By default positions whose mask touches the frame edge are gaps: the particle is partly outside "
+                 "the field of view, so its centre is biased inward.",
+        )  # fmt: skip
         again = st.form_submit_button("Recompute statistics" if entry else "Compute statistics")
-    settings = (px_nm, fps, exposure)
+    settings = (px_nm, fps, exposure, keep_edge)
     if entry is None and not again and not calibrated:
         tab.info("Enter the pixel size and frame rate, then compute the statistics.")
         return None
@@ -218,7 +223,8 @@ def _analysis(client: Client, job_id: str, video: pb.Video, tab: Any) -> tuple[d
         if not (px_nm > 0 and fps > 0):
             tab.error("The pixel size and the frame rate must both be above 0.")
             return None
-        started = client.start_analysis(job_id, px_nm=px_nm, fps=fps, exposure_fraction=exposure)
+        started = client.start_analysis(job_id, px_nm=px_nm, fps=fps, exposure_fraction=exposure,
+                                        keep_edge=keep_edge)  # fmt: skip
         entry = {"job": started.job_id, "settings": settings}
         session.store(ANALYSES)[job_id] = entry
     analysis_id = entry["job"]

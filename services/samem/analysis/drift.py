@@ -37,7 +37,8 @@ def compute_drift(tracks: pd.DataFrame, px_nm: float) -> pd.DataFrame:
     n = np.bincount(at, minlength=last - first + 1)
     increment = np.zeros((last - first + 1, 2))
     for axis in range(2):
-        total = np.bincount(at, weights=(xy[1:, axis] - xy[:-1, axis])[step], minlength=last - first + 1)
+        weights = (xy[1:, axis] - xy[:-1, axis])[step]
+        total = np.bincount(at, weights=weights, minlength=last - first + 1).astype(float)  # int when no step
         increment[:, axis] = np.divide(total, n, out=np.zeros_like(total), where=n > 0)
     drift = np.cumsum(increment, axis=0)
     index = pd.RangeIndex(first, last + 1, name="frame")

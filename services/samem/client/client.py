@@ -242,10 +242,11 @@ class Client:
         return out
 
     def start_analysis(
-        self, job_id: str, *, px_nm: float = 0.0, fps: float = 0.0, exposure_fraction: float | None = None
+        self, job_id: str, *, px_nm: float = 0.0, fps: float = 0.0, exposure_fraction: float | None = None,
+        keep_edge: bool = False,
     ) -> pb.Job:
-        """Start the statistics of a finished propagation job."""
-        request = pb.StartAnalysisRequest(job_id=job_id, px_nm=px_nm, fps=fps)
+        """Start the statistics of a finished propagation job (``keep_edge``: as ``samem analyze --keep-edge``)."""
+        request = pb.StartAnalysisRequest(job_id=job_id, px_nm=px_nm, fps=fps, keep_edge=keep_edge)
         if exposure_fraction is not None:
             request.exposure_fraction = exposure_fraction
         return self._unary(self.results.StartAnalysis, request)

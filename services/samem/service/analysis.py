@@ -5,16 +5,41 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from samem.analysis import analyze, write_analysis
+from samem.analysis import AnalysisResult, analyze, write_analysis
+from samem.errors import InputError
 from samem.io.tables import drop_absent_rows, drop_edge_rows, validate_trajectories
 from samem.measure import MEASUREMENT_COLUMNS
 from samem.service.records import FAILED, FINAL_STATES, RUNNING, SUCCEEDED
 from samem.service.store import Store
 
 log = logging.getLogger(__name__)
+
+
+def analyse_rows(rows: list[dict[str, Any]], params: dict[str, Any]) -> AnalysisResult:
+    """The analysis of a propagation job's measurement rows with an analysis job's ``params``.
+
+    Positions at the frame edge are gaps unless ``params["keep_edge"]``; when the analysis then fails, the message
+    says how many were left out.
+    """
+    present = drop_absent_rows(pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS)))
+    inside = present if params.get("keep_edge", False) else drop_edge_rows(present)
+    if inside.empty and not present.empty:
+        raise InputError("every tracked position touches the frame edge, so there is nothing to analyse"
+                         " (keep_edge analyses them anyway)")  # fmt: skip
+    try:
+        return analyze(
+            validate_trajectories(inside), px_nm=float(params["px_nm"]), fps=float(params["fps"]),
+            exposure_fraction=float(params["exposure_fraction"]),
+        )  # fmt: skip
+    except InputError as e:
+        if len(inside) == len(present):
+            raise
+        raise InputError(f"{e} ({len(present) - len(inside)} position(s) touching the frame edge were left out;"
+                         " keep_edge keeps them)") from e  # fmt: skip
 
 
 def run_analysis(job_id: str, *, store: Store) -> str:
@@ -27,12 +52,7 @@ def run_analysis(job_id: str, *, store: Store) -> str:
         params = job.params
         by_frame = store.frame_rows(params["source_job"])
         rows = [row for frame in sorted(by_frame) for row in by_frame[frame]]
-        measured = pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS))
-        table = validate_trajectories(drop_edge_rows(drop_absent_rows(measured)))
-        result = analyze(
-            table, px_nm=float(params["px_nm"]), fps=float(params["fps"]),
-            exposure_fraction=float(params["exposure_fraction"]),
-        )  # fmt: skip
+        result = analyse_rows(rows, params)
         with tempfile.TemporaryDirectory(prefix="samem-analysis-") as scratch:
             out = write_analysis(result, Path(scratch) / "analysis", source=f"job {params['source_job']}")
             files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}

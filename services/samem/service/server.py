@@ -452,7 +452,8 @@ class ResultsServicer(_Servicer, rpc.ResultsServicer):
         job = JobRecord(
             job_id=new_id("job"), video_id=video.video_id, owner=user.name, kind=ANALYSIS, state=QUEUED,
             first_frame=0, frames_total=1, created_unix=now, updated_unix=now,
-            params={"source_job": source.job_id, "px_nm": px_nm, "fps": fps, "exposure_fraction": exposure},
+            params={"source_job": source.job_id, "px_nm": px_nm, "fps": fps, "exposure_fraction": exposure,
+                    "keep_edge": request.keep_edge},
         )  # fmt: skip
         self.store.put_job(job)
         self.store.audit.record(AuditEvent(user=user.name, action=START, job_id=job.job_id, video_id=video.video_id,

@@ -1,0 +1,41 @@
+"""An analysis job's table: absent rows and (unless kept) rows at the frame edge are gaps; errors say so."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from samem.errors import InputError
+from samem.measure import measure_frame
+from samem.service.analysis import analyse_rows
+
+PARAMS = {"px_nm": 0.5, "fps": 20.0, "exposure_fraction": 1.0}
+
+
+def rows_of_a_particle_walking_off(n_frames: int, exit_frame: int) -> list[dict]:
+    """An 8 px particle moving right 2 px a frame on a 40 x 60 frame, cut by its right edge from ``exit_frame``."""
+    rows = []
+    for frame in range(n_frames):
+        mask = np.zeros((1, 40, 60), bool)
+        x0 = 10 + 2 * frame if frame < exit_frame else 56
+        mask[0, 16:24, x0 : x0 + 8] = True
+        rows += measure_frame(mask, frame=frame, particle_ids=[1], scores=[0.9])
+    return rows
+
+
+def test_positions_at_the_edge_are_gaps_unless_kept() -> None:
+    rows = rows_of_a_particle_walking_off(20, exit_frame=15)
+    assert [r["at_edge"] for r in rows] == [False] * 15 + [True] * 5
+    assert analyse_rows(rows, PARAMS).particles["n_frames"].tolist() == [15]
+    assert analyse_rows(rows, PARAMS | {"keep_edge": True}).particles["n_frames"].tolist() == [20]
+
+
+def test_a_failure_after_leaving_out_edge_positions_says_how_many() -> None:
+    rows = rows_of_a_particle_walking_off(12, exit_frame=5)
+    with pytest.raises(InputError, match=r"no particle has at least 10 frames .*\(7 position\(s\) touching the frame"):
+        analyse_rows(rows, PARAMS)
+    assert analyse_rows(rows, PARAMS | {"keep_edge": True}).particles["n_frames"].tolist() == [12]
+    with pytest.raises(InputError, match="every tracked position touches the frame edge"):
+        analyse_rows(rows[5:], PARAMS)
+    with pytest.raises(InputError, match=r"no particle has at least 10 frames \(longest: 5\)$"):
+        analyse_rows(rows[:5], PARAMS)  # nothing left out: the analysis's own message
