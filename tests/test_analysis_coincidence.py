@@ -46,7 +46,7 @@ def test_the_analysis_notes_the_pair_and_stats_json_lists_it(tmp_path: Path) -> 
     tracks = tracks_with_a_jump(np.random.default_rng(1), jump_frame=70)
     result = analyze(tracks, px_nm=PX_NM, fps=20.0, n_bootstrap=0)
     assert result.coincident == [Coincidence(particles=(1, 3), n_frames=30, first_frame=70, last_frame=99)]
-    assert any("two tracks follow one particle: 1 and 3 on 30 frames (70-99)" in note for note in result.notes)
+    assert any("two tracks sit on one spot: 1 and 3 on 30 frames (70-99)" in note for note in result.notes)
     stats = json.loads((write_analysis(result, tmp_path / "out") / "stats.json").read_text())
     assert stats["coincident_tracks"] == [{"particles": [1, 3], "n_frames": 30, "first_frame": 70, "last_frame": 99}]
     clean = analyze(tracks_with_a_jump(np.random.default_rng(1), jump_frame=100), px_nm=PX_NM, fps=20.0,

@@ -7,6 +7,10 @@ one passes over the other in projection through the liquid layer. A pair coincid
 are closer than :data:`DIAMETER_FRACTION` of the smaller equivalent diameter (``equivalent_diameter_px``, which
 ``samem track`` writes); pairs that coincide on at least :data:`MIN_FRAMES` frames are reported. Tables without
 diameters (trackpy's linking gives each feature to one track anyway) are not checked.
+
+Measured on 14 simulated videos of six fast particles (``samem simulate --seed 1..14 --px-nm 0.5 --fps 20``):
+samem-compact's tracks gave 1-14 pairs in every video; the true centres gave 2 pairs (12 and 14 frames, particles
+passing over each other in projection), their visible-mask centroids none.
 """
 
 from __future__ import annotations

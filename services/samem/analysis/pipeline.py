@@ -230,15 +230,16 @@ def _homogeneity_notes(homogeneity: Homogeneity) -> list[str]:
 
 
 def _coincidence_notes(coincident: list[Coincidence]) -> list[str]:
-    """A warning naming the pairs of tracks that sit on one particle (:mod:`samem.analysis.coincidence`)."""
+    """A warning naming the pairs of tracks that sit on one spot (:mod:`samem.analysis.coincidence`)."""
     if not coincident:
         return []
     pairs = ", ".join(
         f"{c.particles[0]} and {c.particles[1]} on {c.n_frames} frames ({c.first_frame}-{c.last_frame})"
         for c in coincident
     )
-    return [f"two tracks follow one particle: {pairs}; a mask has jumped onto a neighbour, so that particle's steps"
-            " count twice there; compare with the overlay and drop or re-prompt the track that jumped"]  # fmt: skip
+    return [f"two tracks sit on one spot: {pairs}; either a mask has jumped onto a neighbour, whose steps then count"
+            " twice, or two particles pass over each other in projection; compare with the overlay and drop or"
+            " re-prompt a track that jumped"]  # fmt: skip
 
 
 def _bootstrap_curves(msd: MSDResult, n_bootstrap: int, seed: int) -> np.ndarray:
