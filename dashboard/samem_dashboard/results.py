@@ -185,7 +185,8 @@ def _masks(client: Client, job_id: str, video: pb.Video, table: pd.DataFrame) ->
                 "" if gray is not None else " (masks only: the service cannot show this frame)"))  # fmt: skip
     with right:
         rows = table[table["frame"] == frame]
-        names = {"particle": "id", "present": "present", "x": "x", "y": "y", "area_px": "area", "mask_score": "score"}
+        names = {"particle": "id", "present": "present", "x": "x", "y": "y", "area_px": "area", "mask_score": "score",
+                 "at_edge": "at edge"}  # fmt: skip
         shown = rows[[c for c in names if c in rows]].rename(columns=names)
         st.markdown(f"**Frame {frame}** (pixels)")
         st.dataframe(
