@@ -172,7 +172,8 @@ def track(
     -------
     TrackResult
         ``trajectories`` has one row per particle per tracked frame with the columns of
-        :data:`samem.measure.MEASUREMENT_COLUMNS`; lost particles have ``present = False``.
+        :data:`samem.measure.MEASUREMENT_COLUMNS`; lost particles have ``present = False``, particles cut by the
+        frame edge ``at_edge = True``.
     """
     if out_dir is not None:
         check_writable_dir(out_dir)

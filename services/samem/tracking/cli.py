@@ -8,9 +8,9 @@ from samem.analysis.cli import KEEP_EDGE_HELP
 from samem.argtypes import non_negative_int, positive_float, zoom_choice
 
 EPILOG = (
-    "Writes OUT/trajectories.csv (frame, particle, x, y, area_px, ..., present), OUT/masks.tif (T x H x W labels "
-    "= particle ids), OUT/overlay.mp4 and OUT/run.json; with --analyze also OUT/analysis/. Coordinates are input "
-    "pixels, x = column, y = row."
+    "Writes OUT/trajectories.csv (frame, particle, x, y, area_px, ..., present, n_fragments, at_edge), OUT/masks.tif "
+    "(T x H x W labels = particle ids), OUT/overlay.mp4 and OUT/run.json; with --analyze also OUT/analysis/ "
+    "(positions at the frame edge left out unless --keep-edge). Coordinates are input pixels, x = column, y = row."
 )
 
 
