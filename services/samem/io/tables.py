@@ -32,8 +32,18 @@ def read_trajectories(path: str | os.PathLike[str], *, keep_edge: bool = False) 
         raise InputError(f"trajectory file {str(source)!r} is empty") from e
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise InputError(f"trajectory file {str(source)!r} is not a readable CSV: {str(e).splitlines()[0]}") from e
+    return validate_trajectories(observed_rows(table, keep_edge=keep_edge)[0], name=str(source))
+
+
+def observed_rows(table: pd.DataFrame, *, keep_edge: bool = False) -> tuple[pd.DataFrame, int]:
+    """The rows that are observations, and how many present rows were left out at the frame edge.
+
+    Absent rows (:func:`drop_absent_rows`) are gaps; so are rows at the frame edge (:func:`drop_edge_rows`) unless
+    ``keep_edge``.
+    """
     present = drop_absent_rows(table)
-    return validate_trajectories(present if keep_edge else drop_edge_rows(present), name=str(source))
+    observed = present if keep_edge else drop_edge_rows(present)
+    return observed, len(present) - len(observed)
 
 
 def drop_absent_rows(table: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from samem.analysis import AnalysisResult, analyze, write_analysis
 from samem.errors import InputError
-from samem.io.tables import drop_absent_rows, drop_edge_rows, validate_trajectories
+from samem.io.tables import observed_rows, validate_trajectories
 from samem.measure import MEASUREMENT_COLUMNS
 from samem.service.records import FAILED, FINAL_STATES, RUNNING, SUCCEEDED
 from samem.service.store import Store
@@ -25,9 +25,10 @@ def analyse_rows(rows: list[dict[str, Any]], params: dict[str, Any]) -> Analysis
     Positions at the frame edge are gaps unless ``params["keep_edge"]``; when the analysis then fails, the message
     says how many were left out.
     """
-    present = drop_absent_rows(pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS)))
-    inside = present if params.get("keep_edge", False) else drop_edge_rows(present)
-    if inside.empty and not present.empty:
+    inside, at_edge = observed_rows(
+        pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS)), keep_edge=params.get("keep_edge", False)
+    )
+    if inside.empty and at_edge:
         raise InputError("every tracked position touches the frame edge, so there is nothing to analyse"
                          " (keep_edge analyses them anyway)")  # fmt: skip
     try:
@@ -36,9 +37,9 @@ def analyse_rows(rows: list[dict[str, Any]], params: dict[str, Any]) -> Analysis
             exposure_fraction=float(params["exposure_fraction"]),
         )  # fmt: skip
     except InputError as e:
-        if len(inside) == len(present):
+        if not at_edge:
             raise
-        raise InputError(f"{e} ({len(present) - len(inside)} position(s) touching the frame edge were left out;"
+        raise InputError(f"{e} ({at_edge} position(s) touching the frame edge were left out;"
                          " keep_edge keeps them)") from e  # fmt: skip
 
 

@@ -31,7 +31,6 @@ MODEL_PREFIX = "samem_"
 STEP_KEY, MODEL_KEY, VARIANT_KEY = "samem_step", "samem_model", "samem_variant"
 
 
-
 @dataclass(frozen=True)
 class DataType:
     """A Triton data type as each side sees it: the request's name, the torch dtype, the numpy dtype on the wire."""

@@ -44,6 +44,8 @@ _TRUE = ("1", "true", "yes", "on")
 _regions = count()
 _FEATURES = ("image_embed", "high_res_0", "high_res_1")
 _HEADS = ("low_res_logits", "object_score_logits", "obj_ptr", "iou")
+
+
 @dataclasses.dataclass
 class Traffic:
     """Tensor bytes sent and received, and how many of them crossed the gRPC connection (0 with shared memory)."""

@@ -94,15 +94,14 @@ def run(args: argparse.Namespace) -> int:
     if args.analyze:
         from samem.analysis.pipeline import analyze
         from samem.analysis.writer import write_analysis
-        from samem.io.tables import drop_absent_rows, drop_edge_rows, validate_trajectories
+        from samem.io.tables import observed_rows, validate_trajectories
 
-        present = drop_absent_rows(result.trajectories)
-        if present.empty:
+        inside, at_edge = observed_rows(result.trajectories, keep_edge=args.keep_edge)
+        if inside.empty and not at_edge:
             raise InputError(f"no particle was found on any tracked frame, so there is nothing to analyse "
                              f"(tracking results are in {args.out})")
-        inside = present if args.keep_edge else drop_edge_rows(present)
-        if len(inside) < len(present):
-            print(f"analysis: {len(present) - len(inside)} position(s) of particles cut by the frame edge left out"
+        if at_edge:
+            print(f"analysis: {at_edge} position(s) of particles cut by the frame edge left out"
                   " as gaps (their centroids are biased inward; at_edge in trajectories.csv)")
         if inside.empty:
             raise InputError(f"every tracked position touches the frame edge, so there is nothing to analyse "
