@@ -10,6 +10,7 @@ import torch
 from train_support import SIZE, present_model
 
 from samem.engine import LocalBackend, Tracker, VideoState, steps
+from samem.engine.overlaps import claim_pixels
 from samem.engine.pieces import carried_mask
 
 N_FRAMES = 6
@@ -62,9 +63,10 @@ def test_each_tracked_frame_is_prompted_with_the_previous_output_mask():
             torch.tensor([[2, 3], [2, 3]]),
         )
     assert torch.equal(backend.previous[0], carried_mask(first.low_res_logits))
-    for t in range(1, N_FRAMES - 1):
+    for t in range(1, N_FRAMES - 1):  # on whole frames overlapping masks are carried whole (overlaps.py)
         assert torch.equal(backend.previous[t], carried_mask(backend.logits[t - 1]))
     assert all(0 < p.sum() < p.numel() for p in backend.previous)  # real masks, neither empty nor full
+    assert any(((logits > 0).sum(0) > 1).any() for logits in backend.logits)  # the random masks did overlap
 
 
 class _Blotched(_Recording):
@@ -81,7 +83,9 @@ class _Blotched(_Recording):
 
 def test_a_spurious_piece_of_a_mask_is_not_carried_into_the_next_prompt():
     backend = _Blotched(_model(True))
-    _run(_tracker(backend), _images())
+    tracker = Tracker(backend, height=SIZE, width=SIZE, num_frames=N_FRAMES)
+    tracker.add_boxes(0, [1], BOXES[:1])  # one particle: no pixel is claimed by another
+    _run(tracker, _images())
     for t in range(1, N_FRAMES - 1):
         before, prompt = backend.logits[t - 1] > 0, backend.previous[t]
         assert before[..., :2, :2].all()  # the blob was in the mask
@@ -100,7 +104,8 @@ def test_the_flag_changes_the_tracking():
     images = _images()
     plain = _run(_tracker(LocalBackend(_model(False))), images)
     propagated = _run(_tracker(LocalBackend(_model(True))), images)
-    np.testing.assert_array_equal(plain[0], propagated[0])  # the prompted frame does not use it
+    claimed = claim_pixels(torch.from_numpy(plain[0])).numpy()  # one particle per pixel (overlaps.py)
+    np.testing.assert_array_equal(claimed, propagated[0])  # the prompted frame does not use it
     assert max(np.abs(a - b).max() for a, b in zip(plain[1:], propagated[1:], strict=True)) > 1e-3
 
 
@@ -175,3 +180,35 @@ def test_models_without_mask_propagation_ignore_refinements():
         a = steps.track_frame(model, features, memory, refinements=0)
         b = steps.track_frame(model, features, memory, refinements=3)
     assert torch.equal(a.low_res_logits, b.low_res_logits) and torch.equal(a.memory, b.memory)
+
+
+class _Ghost(_Recording):
+    """Makes particle 2's mask a copy of particle 1's, slightly less sure: a mask that slid onto a neighbour."""
+
+    def track_frame(self, features, memory, previous_masks=None):  # type: ignore[no-untyped-def]
+        out = super().track_frame(features, memory, previous_masks)
+        logits = out.low_res_logits.clone()
+        logits[1] = logits[0] * 0.5  # positive where particle 1 is, but less sure
+        self.logits[-1] = logits
+        return dataclasses.replace(out, low_res_logits=logits)
+
+
+def test_on_whole_frames_a_mask_on_another_particle_is_not_shown_there():
+    backend = _Ghost(_model(True))
+    results = list(_tracker(backend).propagate(lambda t: _images()[t]))
+    for result in results[1:]:
+        assert result.masks[0].any() and not result.masks[1].any()  # the pixels are particle 1's
+    for t in range(1, N_FRAMES - 1):  # while the masks carried on the model's coarse grid stay whole
+        assert torch.equal(backend.previous[t], carried_mask(backend.logits[t - 1]))
+
+
+def test_prompted_frames_keep_overlapping_prompt_masks_as_carried_masks():
+    boxes = np.array([[4.0, 6.0, 40.0, 40.0], [10.0, 10.0, 44.0, 44.0]])  # overlapping boxes
+    backend = _Recording(_model(True))
+    tracker = Tracker(backend, height=SIZE, width=SIZE, num_frames=2)
+    tracker.add_boxes(0, [1, 2], boxes)
+    results = list(tracker.propagate(lambda t: _images()[t]))
+    prompted = torch.cat([obj.cond[0].low_res_logits for obj in tracker.state.objects])
+    assert ((prompted > 0).sum(0) > 1).any()  # the decoded prompt masks overlap
+    assert torch.equal(backend.previous[0], carried_mask(prompted[:, None]))  # and prompt the next frame as such
+    assert results[0].masks.sum(0).max() == 1  # while the output gives each pixel to one particle

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from engine_support import BOXES, HEIGHT, N_FRAMES, WIDTH, synthetic_frames
 from serving_support import torch_threads, write_checkpoint
 
 from samem.engine import LocalBackend, Prompt, Tracker, VideoState, to_model_image
+from samem.engine.overlaps import CAPPED_LOGIT, window_samples
 from samem.engine.windows import (
     OUTSIDE_LOGIT,
     Window,
@@ -184,6 +187,31 @@ def test_window_mode_keeps_each_object_in_a_window_and_its_state_continues_ident
     assert sorted(continued) == list(range(7, N_FRAMES))
     for frame, logits in continued.items():
         np.testing.assert_array_equal(logits, reference[frame])
+
+
+def test_window_mode_gives_each_pixel_to_one_particle_in_outputs_and_carried_masks(
+    model128: torch.nn.Module,
+) -> None:
+    frames = IntensityNormalizer(low=0.0, high=255.0)(synthetic_frames().astype(np.float32))
+    model = copy.deepcopy(model128)
+    model.mask_propagation = True
+    with torch.no_grad():  # every object present, so that the masks are not blanked
+        model.sam_mask_decoder.pred_obj_score_head.layers[2].bias += 1000.0
+    tracker = Tracker(LocalBackend(model), height=HEIGHT, width=WIDTH, num_frames=N_FRAMES, zoom=100.0)  # overlapping
+    for particle, (frame, box) in BOXES.items():
+        tracker.add_prompt(frame, particle, box=box)
+    capped = 0
+    for result in tracker.propagate(lambda t: frames[t]):
+        assert result.masks.any((1, 2)).all() and result.masks.sum(0).max() == 1
+        for k, obj in enumerate(tracker.state.objects):
+            memory = obj.non_cond.get(result.frame)
+            if memory is None:  # a prompted frame: its prompt-decoded mask is carried as it is
+                continue
+            others = torch.from_numpy(np.delete(result.masks, k, axis=0).any(0))
+            carried = memory.low_res_logits[0] > 0
+            assert not (carried & window_samples(others, memory.window, tracker.settings.low_res_size)).any()
+            capped += int((memory.low_res_logits == CAPPED_LOGIT).sum())
+    assert capped > 0  # windows overlapped and pixels were claimed
 
 
 def test_window_mode_refuses_model_images_in_one_line(model128: torch.nn.Module) -> None:

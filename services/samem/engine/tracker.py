@@ -6,7 +6,8 @@ whose memory is encoded from the mask upsampled to ``S x S`` and binarised; ever
 memory bank, objects prompted on a later frame attending to that future conditioning memory as upstream does.
 Models trained with mask propagation (samem's own weights) also get each object's mask on the previous frame as a
 mask prompt on tracked frames (see :func:`samem.engine.steps.track_frame`), its largest piece only
-(:mod:`samem.engine.pieces`).
+(:mod:`samem.engine.pieces`); for them a pixel in two masks goes to the larger logit, in the output and, in window
+mode, in the carried masks (:mod:`samem.engine.overlaps`).
 Any prompt change restarts propagation (conditioning outputs of unchanged prompts are kept). Not reproduced:
 upstream's hole filling of low-resolution masks (``fill_hole_area``; it needs upstream's CUDA extension and is
 skipped on CPU), reverse tracking, mask prompts and correction clicks on already tracked frames.
@@ -30,6 +31,7 @@ from torch import Tensor
 
 from samem.engine.backend import Backend
 from samem.engine.memory import gather_memory, group_by_layout, select_layout
+from samem.engine.overlaps import CAPPED_LOGIT, claim_pixels, taken_by_others, window_samples
 from samem.engine.pieces import carried_mask
 from samem.engine.preprocess import logits_to_input, self_normalised_image
 from samem.engine.prompts import Prompt, make_prompt
@@ -420,18 +422,26 @@ class Tracker:
                         out, k, out.memory, keep_logits=settings.mask_propagation, window=windows.get(i)
                     )
                     logits[i] = out.low_res_logits[k].float()
-                    objects[i] = dataclasses.replace(objects[i], non_cond={**objects[i].non_cond, frame: outputs[i]})
         order = range(len(objects))
         if windowed:
             seen = [outputs[i].window for i in order]
             assert all(w is not None for w in seen), "window mode stores a window with every output"
             low_res = torch.stack([logits[i].cpu() for i in order])
             frame_logits = paste_logits(low_res, seen, height=state.height, width=state.width)
-            objects = [self._follow(objects[i], outputs[i], logits[i]) for i in order]
         else:  # resized where the model ran (a GPU does it in microseconds), then copied once
             device = next((t.device for t in logits.values() if t.device.type != "cpu"), torch.device("cpu"))
             low_res = torch.stack([logits[i].to(device) for i in order])
             frame_logits = logits_to_input(low_res, self._geometry).cpu()
+        if settings.mask_propagation and len(objects) > 1:  # one particle per pixel (samem.engine.overlaps)
+            frame_logits = claim_pixels(frame_logits)
+            if windowed:
+                claimed = self._claimed_carries(frame_logits, logits, tracked, windows)
+                logits |= claimed
+                outputs |= {i: dataclasses.replace(outputs[i], low_res_logits=claimed[i].clone()) for i in tracked}
+        for i in tracked:
+            objects[i] = dataclasses.replace(objects[i], non_cond={**objects[i].non_cond, frame: outputs[i]})
+        if windowed:
+            objects = [self._follow(objects[i], outputs[i], logits[i]) for i in order]
         result = FrameResult(
             frame=frame,
             particle_ids=state.particle_ids,
@@ -442,6 +452,21 @@ class Tracker:
         next_state = dataclasses.replace(state, objects=tuple(objects), next_frame=frame + 1)
         self._state = next_state.pruned(settings)
         return result
+
+    def _claimed_carries(
+        self, frame_logits: Tensor, logits: dict[int, Tensor], tracked: Sequence[int], windows: dict[int, Window]
+    ) -> dict[int, Tensor]:
+        """Each tracked object's low-resolution logits without the pixels other objects hold in the claimed frame.
+
+        What it carries into the next frame (:mod:`samem.engine.overlaps`): a window's mask pixel is lost where
+        another object's output holds the input pixel at its centre.
+        """
+        claimed = {}
+        for i in tracked:
+            samples = window_samples(frame_logits, windows[i], self.settings.low_res_size)
+            taken = taken_by_others(samples, i).to(logits[i].device)
+            claimed[i] = torch.where(taken, logits[i].clamp(max=CAPPED_LOGIT), logits[i])
+        return claimed
 
     def _follow(self, obj: ObjectState, output: FrameMemory, low_res_logits: Tensor) -> ObjectState:
         """``obj`` with the window of its next frame, centred on its mask in ``output``."""
