@@ -437,7 +437,7 @@ class Tracker:
             if windowed:
                 claimed = self._claimed_carries(frame_logits, logits, tracked, windows)
                 logits |= claimed
-                outputs |= {i: dataclasses.replace(outputs[i], low_res_logits=claimed[i].clone()) for i in tracked}
+                outputs |= {i: dataclasses.replace(outputs[i], low_res_logits=claimed[i]) for i in tracked}
         for i in tracked:
             objects[i] = dataclasses.replace(objects[i], non_cond={**objects[i].non_cond, frame: outputs[i]})
         if windowed:

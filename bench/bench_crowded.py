@@ -1,0 +1,127 @@
+"""Tracking accuracy on crowded, fast scenes: videos like ``make demo``'s, scored per particle.
+
+Videos: ``samem simulate --seed S`` (S = 1-14 by default; six particles of mixed shapes, 8-25 nm, D = 50 nm^2/s at
+0.5 nm/px and 20 frames/s, i.e. 4.5 px steps per axis per frame; 150 nm of water; 384 x 512 px, 200 frames), each
+prompted with its ``prompts.json`` (one box per particle on frame 0) and tracked with ``samem.track`` in ``--jobs``
+processes of one thread. Per particle: mean J over the frames it is in view, mean J over all frames (absent from
+both scores 1), and leftover frames (the particle is out of view, its mask is not). ``--csv`` keeps the
+per-particle rows; ``--compare OTHER.csv`` prints the paired difference against a run of another commit or model
+on the same videos.
+
+Run: .venv/bin/python bench/bench_crowded.py [--seeds 1-14] [--jobs 2] [--model SPEC] [--zoom auto|off]
+     [--cache DIR] [--csv OUT.csv] [--compare OTHER.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tifffile
+import torch
+from bench_edge import seed_range
+from hardware import cpu_line
+
+from samem.tracking import track
+from samem.tracking.prompts import read_prompt_file
+
+
+def simulated(seed: int, cache: Path) -> Path:
+    """The directory of ``samem simulate --seed SEED`` (written once into ``cache``)."""
+    out = cache / f"v{seed}"
+    if not (out / "meta.json").is_file():
+        subprocess.run([sys.executable, "-m", "samem", "simulate", str(out), "--seed", str(seed), "--quiet"],
+                       check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    return out
+
+
+def particle_scores(masks: np.ndarray, truth: np.ndarray) -> list[dict[str, float]]:
+    """J in view, J over all frames and leftover frames of every particle of label stacks ``truth``."""
+    rows = []
+    for particle in (int(p) for p in np.unique(truth) if p):
+        pred, true = masks == particle, truth == particle
+        union = (pred | true).sum((1, 2))
+        j = np.where(union > 0, (pred & true).sum((1, 2)) / np.maximum(union, 1), 1.0)
+        in_view = true.any((1, 2))
+        rows.append({"particle": particle, "J_in_view": float(j[in_view].mean()), "J_all": float(j.mean()),
+                     "frames_out": int((~in_view).sum()),
+                     "leftover": int((~in_view & pred.any((1, 2))).sum())})  # fmt: skip
+    return rows
+
+
+def one_video(seed: int, *, cache: Path, model: str, zoom: str) -> list[dict]:
+    """Track one video on one thread and score its particles."""
+    torch.set_num_threads(1)
+    folder = simulated(seed, cache)
+    choice = None if zoom == "off" else zoom if zoom == "auto" else float(zoom)
+    started = time.perf_counter()
+    result = track(folder / "video.tif", read_prompt_file(folder / "prompts.json"), model=model, return_masks=True,
+                   overlay=None, zoom=choice)  # fmt: skip
+    seconds = time.perf_counter() - started
+    rows = particle_scores(result.masks, tifffile.imread(folder / "gt_masks.tif"))
+    return [{"seed": seed, "zoom": str(result.run["zoom"] or "off"), "seconds": seconds} | row for row in rows]
+
+
+def summary(table: pd.DataFrame) -> str:
+    """Means over particles."""
+    return (f"mean J in view {table.J_in_view.mean():.3f}, over all frames {table.J_all.mean():.3f}; leftover "
+            f"frames {table.leftover.sum()} of {table.frames_out.sum()} out of view")  # fmt: skip
+
+
+def paired(table: pd.DataFrame, other: pd.DataFrame) -> str:
+    """``table`` minus ``other``, per particle of the same videos: mean +- standard error, and videos up / down."""
+    both = table.merge(other, on=["seed", "particle"], suffixes=("", "_other"))
+    lines = []
+    for column in ("J_in_view", "J_all"):
+        diff = both[column] - both[f"{column}_other"]
+        per_video = diff.groupby(both.seed).mean()
+        lines.append(f"{column}: {diff.mean():+.4f} +- {diff.std(ddof=1) / np.sqrt(len(diff)):.4f} over "
+                     f"{len(diff)} particles; videos better {(per_video > 1e-9).sum()}, worse "
+                     f"{(per_video < -1e-9).sum()}, unchanged {(per_video.abs() <= 1e-9).sum()}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=seed_range, default=seed_range("1-14"), help="A-B or A,B,C (default 1-14)")
+    parser.add_argument("--jobs", type=int, default=2, help="videos tracked at once, one thread each (default 2)")
+    parser.add_argument("--model", default="samem-compact")
+    parser.add_argument("--zoom", default="auto", help="auto (default), off, or a number")
+    parser.add_argument("--cache", type=Path, default=None, help="keep the simulated videos here")
+    parser.add_argument("--csv", type=Path, default=None, help="write the per-particle rows here")
+    parser.add_argument("--compare", type=Path, default=None, help="a --csv of another run to pair with")
+    args = parser.parse_args()
+    print(cpu_line())
+    print(f"model {args.model}, zoom {args.zoom}; videos of samem simulate --seed {args.seeds[0]}..{args.seeds[-1]}")
+    with tempfile.TemporaryDirectory(prefix="samem-bench-crowded-") as scratch:
+        cache = args.cache or Path(scratch)
+        cache.mkdir(parents=True, exist_ok=True)
+        for seed in args.seeds:  # simulate first, so that workers do not race to write one video
+            simulated(seed, cache)
+        work = partial(one_video, cache=cache, model=args.model, zoom=args.zoom)
+        with ProcessPoolExecutor(args.jobs) as pool:
+            table = pd.DataFrame([row for rows in pool.map(work, args.seeds) for row in rows])
+    per_video = table.groupby("seed").agg(zoom=("zoom", "first"), particles=("particle", "size"),
+                                          J_in_view=("J_in_view", "mean"), J_all=("J_all", "mean"),
+                                          leftover=("leftover", "sum"), seconds=("seconds", "first"))  # fmt: skip
+    print(per_video.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(summary(table))
+    if args.csv is not None:
+        table.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    if args.compare is not None:
+        print(f"against {args.compare} ({json.dumps(summary(pd.read_csv(args.compare)))}):")
+        print(paired(table, pd.read_csv(args.compare)))
+
+
+if __name__ == "__main__":
+    main()
