@@ -15,7 +15,6 @@ Run: .venv/bin/python bench/bench_crowded.py [--seeds 1-14] [--jobs 2] [--model 
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -119,8 +118,9 @@ def main() -> None:
         table.to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")
     if args.compare is not None:
-        print(f"against {args.compare} ({json.dumps(summary(pd.read_csv(args.compare)))}):")
-        print(paired(table, pd.read_csv(args.compare)))
+        other = pd.read_csv(args.compare)
+        print(f"against {args.compare} ({summary(other)}):")
+        print(paired(table, other))
 
 
 if __name__ == "__main__":

@@ -29,9 +29,11 @@ def claim_pixels(logits: Tensor) -> Tensor:
     nothing else changes (upstream also caps negative logits, which changes no mask). The input itself is returned
     when no pixel is in two masks; otherwise only the bounding box of such pixels is computed.
     """
+    if logits.shape[0] < 2:
+        return logits
     positive = logits > 0
     shared = positive.to(torch.uint8).sum(0, dtype=torch.uint8) > 1  # a uint8 sum: a bool one is 80x slower
-    if logits.shape[0] < 2 or not bool(shared.any()):
+    if not bool(shared.any()):
         return logits
     rows, columns = torch.nonzero(shared, as_tuple=True)
     box = (slice(None), slice(int(rows.min()), int(rows.max()) + 1), slice(int(columns.min()), int(columns.max()) + 1))
