@@ -4,9 +4,11 @@ Videos: ``samem simulate --seed S`` (S = 1-14 by default; six particles of mixed
 0.5 nm/px and 20 frames/s, i.e. 4.5 px steps per axis per frame; 150 nm of water; 384 x 512 px, 200 frames), each
 prompted with its ``prompts.json`` (one box per particle on frame 0) and tracked with ``samem.track`` in ``--jobs``
 processes of one thread. Per particle: mean J over the frames it is in view, mean J over all frames (absent from
-both scores 1), and leftover frames (the particle is out of view, its mask is not). ``--csv`` keeps the
-per-particle rows; ``--compare OTHER.csv`` prints the paired difference against a run of another commit or model
-on the same videos.
+both scores 1), and leftover frames (the particle is out of view, its mask is not). Per video, what the analysis
+makes of the trajectories, as ``samem track --analyze`` runs it (positions at the frame edge are gaps): the ensemble
+D (CVE) over the simulated D, whether the particles' D differ beyond their errors (Cochran's Q) and the pairs of
+tracks that sit on one spot. ``--csv`` keeps the per-particle rows (the per-video columns repeated); ``--compare
+OTHER.csv`` prints the paired difference against a run of another commit or model on the same videos.
 
 Run: .venv/bin/python bench/bench_crowded.py [--seeds 1-14] [--jobs 2] [--model SPEC] [--zoom auto|off]
      [--cache DIR] [--csv OUT.csv] [--compare OTHER.csv]
@@ -15,6 +17,7 @@ Run: .venv/bin/python bench/bench_crowded.py [--seeds 1-14] [--jobs 2] [--model 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -30,6 +33,8 @@ import torch
 from bench_edge import seed_range
 from hardware import cpu_line
 
+from samem.analysis.pipeline import analyze
+from samem.io.tables import observed_rows, validate_trajectories
 from samem.tracking import track
 from samem.tracking.prompts import read_prompt_file
 
@@ -57,6 +62,16 @@ def particle_scores(masks: np.ndarray, truth: np.ndarray) -> list[dict[str, floa
     return rows
 
 
+def analysis_checks(trajectories: pd.DataFrame, meta: dict) -> dict[str, float | int | bool]:
+    """Ensemble D (CVE) over the simulated D, Cochran's verdict and coincident pairs, edge positions as gaps."""
+    inside, _ = observed_rows(trajectories)
+    result = analyze(validate_trajectories(inside), px_nm=meta["px_nm"], fps=meta["fps"], n_bootstrap=0)
+    true_d = float(np.mean([p["D_nm2_s"] for p in meta["particles"]]))
+    cve = result.ensemble["cve"]
+    return {"D_ratio": cve["D_nm2_s"] / true_d, "D_differ": bool(cve["particles_differ"]),
+            "pairs": len(result.coincident)}  # fmt: skip
+
+
 def one_video(seed: int, *, cache: Path, model: str, zoom: str) -> list[dict]:
     """Track one video on one thread and score its particles."""
     torch.set_num_threads(1)
@@ -67,13 +82,21 @@ def one_video(seed: int, *, cache: Path, model: str, zoom: str) -> list[dict]:
                    overlay=None, zoom=choice)  # fmt: skip
     seconds = time.perf_counter() - started
     rows = particle_scores(result.masks, tifffile.imread(folder / "gt_masks.tif"))
-    return [{"seed": seed, "zoom": str(result.run["zoom"] or "off"), "seconds": seconds} | row for row in rows]
+    checks = analysis_checks(result.trajectories, json.loads((folder / "meta.json").read_text()))
+    video = {"seed": seed, "zoom": str(result.run["zoom"] or "off"), "seconds": seconds} | checks
+    return [video | row for row in rows]
 
 
 def summary(table: pd.DataFrame) -> str:
-    """Means over particles."""
-    return (f"mean J in view {table.J_in_view.mean():.3f}, over all frames {table.J_all.mean():.3f}; leftover "
+    """Means over particles; the analysis per video, where the table has it (CSVs of older runs do not)."""
+    text = (f"mean J in view {table.J_in_view.mean():.3f}, over all frames {table.J_all.mean():.3f}; leftover "
             f"frames {table.leftover.sum()} of {table.frames_out.sum()} out of view")  # fmt: skip
+    if "D_ratio" not in table.columns:
+        return text
+    videos = table.groupby("seed").first()
+    return (f"{text}; D (CVE) / true D {videos.D_ratio.min():.2g}-{videos.D_ratio.max():.2g} (median "
+            f"{videos.D_ratio.median():.2g}), particles' D differ on {videos.D_differ.sum()} of {len(videos)} "
+            f"videos, coincident pairs {videos.pairs.sum()} on {(videos.pairs > 0).sum()}")  # fmt: skip
 
 
 def paired(table: pd.DataFrame, other: pd.DataFrame) -> str:
@@ -111,7 +134,9 @@ def main() -> None:
             table = pd.DataFrame([row for rows in pool.map(work, args.seeds) for row in rows])
     per_video = table.groupby("seed").agg(zoom=("zoom", "first"), particles=("particle", "size"),
                                           J_in_view=("J_in_view", "mean"), J_all=("J_all", "mean"),
-                                          leftover=("leftover", "sum"), seconds=("seconds", "first"))  # fmt: skip
+                                          leftover=("leftover", "sum"), D_ratio=("D_ratio", "first"),
+                                          D_differ=("D_differ", "first"), pairs=("pairs", "first"),
+                                          seconds=("seconds", "first"))  # fmt: skip
     print(per_video.to_string(float_format=lambda v: f"{v:.3f}"))
     print(summary(table))
     if args.csv is not None:

@@ -135,8 +135,8 @@ def test_track_api_tracks_in_a_window_when_asked_and_records_the_zoom(video: Pat
     for page in windowed.masks:  # a 32 x 32 window (10 px box x 3, rounded up to the quantum of 32 px)
         rows, cols = np.nonzero(page)
         assert rows.size == 0 or (np.ptp(rows) < 32 and np.ptp(cols) < 32)
-    whole = track(video, prompts, model=model, return_masks=True)  # "auto": a 10 px box in an 80 px frame
-    assert whole.run["zoom"] is None
+    assert track(video, prompts, model=model).run["zoom"] == 6.0  # "auto": a 10 px box, 60 px windows in 80 px
+    assert track(video, prompts, model=model, zoom=None).run["zoom"] is None
 
 
 def test_lost_particles_get_rows_with_present_false(video: Path, tmp_path: Path) -> None:

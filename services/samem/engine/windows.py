@@ -28,10 +28,12 @@ from samem.errors import InputError
 from samem.io.video.geometry import FrameGeometry
 
 DEFAULT_ZOOM = 8.0  # window side / particle size: 20 px particles -> 160 px windows (32 model px at S = 256)
-#: what ``--zoom auto`` tries, in order, before whole frames. 6 for particles of an eighth to a sixth of half the
-#: frame: samem-compact on the seven videos like ``make demo``'s (six particles of 20-50 px in 512 px frames) where
-#: auto had chosen whole frames, mean J 0.21 -> 0.37, every video better (bench_domain's clips: none changes)
-AUTO_ZOOMS = (DEFAULT_ZOOM, 6.0)
+#: what ``--zoom auto`` tries, in order, before whole frames: (zoom, largest window as a fraction of the frame's
+#: longer side). 8 where the window is at most half the frame. 6 up to the whole frame: on the 14 videos like
+#: ``make demo``'s (six particles of 20-120 px in 384 x 512 px frames, ``bench/bench_crowded.py``) the five where
+#: whole frames had been chosen gained 0.12 +- 0.05 in J (every one better), and so did the two clips of
+#: ``bench/bench_domain.py`` that change (0.38 -> 0.45, 0.61 -> 0.75)
+AUTO_ZOOMS = ((DEFAULT_ZOOM, 0.5), (6.0, 1.0))
 OUTSIDE_LOGIT = -100.0  # mask logit of input pixels outside an object's window
 
 
@@ -181,16 +183,16 @@ def check_zoom(zoom: float | None) -> float | None:
 
 
 def auto_zoom(
-    prompts: Sequence[Prompt], *, height: int, width: int, zooms: Sequence[float] = AUTO_ZOOMS
+    prompts: Sequence[Prompt], *, height: int, width: int, zooms: Sequence[tuple[float, float]] = AUTO_ZOOMS
 ) -> float | None:
-    """The first of ``zooms`` whose windows pay: zoom x the median prompt size <= half the frame's longer side.
+    """The first zoom of ``zooms`` whose window, zoom x the median prompt size, fits its fraction of the frame.
 
-    Otherwise None (whole frames): windows cost one encoding per object instead of one per frame, and only help
-    when they show particles larger than the whole frame would. Prompts without a size (single clicks) do not
-    count.
+    The fraction is of the frame's longer side. None (whole frames) when no window fits: a window larger than the
+    frame shows the particle smaller than the whole frame would, and costs one encoding per object instead of one
+    per frame. Prompts without a size (single clicks) do not count.
     """
     extents = [e for e in (prompt_extent(p) for p in prompts) if e is not None]
     if not extents:
         return None
-    size = float(np.median(extents))
-    return next((zoom for zoom in zooms if zoom * size <= max(height, width) / 2), None)
+    size, longer = float(np.median(extents)), max(height, width)
+    return next((zoom for zoom, fraction in zooms if zoom * size <= fraction * longer), None)

@@ -1,0 +1,53 @@
+"""The scoring of ``bench/bench_crowded.py``: per-particle J and leftover frames, and the per-video analysis."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from bench_crowded import analysis_checks, particle_scores
+
+PX_NM, FPS, D_NM2_S = 0.5, 20.0, 50.0
+
+
+def test_particle_scores_count_j_in_view_and_leftover_masks() -> None:
+    truth = np.zeros((4, 8, 8), np.uint16)
+    truth[:2, 2:4, 2:4] = 1  # in view on frames 0-1 (4 px), out of view on 2-3
+    masks = np.zeros_like(truth)
+    masks[0, 2:4, 2:4] = 1  # exact
+    masks[1, 2:4, 2:5] = 1  # 4 of 6 px
+    masks[3, 0, 0] = 1  # left behind after the particle went
+    (row,) = particle_scores(masks, truth)
+    assert row["J_in_view"] == pytest.approx((1 + 4 / 6) / 2)
+    assert row["J_all"] == pytest.approx((1 + 4 / 6 + 1 + 0) / 4)
+    assert (row["frames_out"], row["leftover"]) == (2, 1)
+
+
+def _brownian(particles: int, frames: int, rng: np.random.Generator) -> pd.DataFrame:
+    step_px = np.sqrt(2 * D_NM2_S / FPS) / PX_NM
+    rows = []
+    for particle in range(1, particles + 1):
+        xy = [150.0 * particle, 200.0] + np.cumsum(rng.normal(0, step_px, (frames, 2)), axis=0)
+        rows += [{"frame": t, "particle": particle, "x": x, "y": y, "equivalent_diameter_px": 30.0,
+                  "present": True, "at_edge": False} for t, (x, y) in enumerate(xy)]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_analysis_checks_recover_the_simulated_d_and_flag_a_duplicated_track() -> None:
+    meta = {"px_nm": PX_NM, "fps": FPS, "particles": [{"D_nm2_s": D_NM2_S}] * 6}
+    tracks = _brownian(6, 400, np.random.default_rng(3))
+    checks = analysis_checks(tracks, meta)
+    assert checks["D_ratio"] == pytest.approx(1.0, abs=0.1)  # 2,400 steps: relative error of D about 3 %
+    assert (checks["pairs"], checks["D_differ"]) == (0, False)
+
+    copy = tracks[tracks.particle == 1].assign(particle=7, x=lambda t: t.x + 1.0)  # a mask that jumped onto 1
+    assert analysis_checks(pd.concat([tracks, copy]), meta)["pairs"] == 1
+
+    edge = (tracks.particle == 2) & (tracks.frame % 2 == 0)  # centroids cut by the frame edge: gaps, not steps
+    cut = tracks.assign(x=tracks.x.where(~edge, tracks.x - 40.0), at_edge=edge)
+    assert analysis_checks(cut, meta)["D_ratio"] == pytest.approx(analysis_checks(tracks[~edge], meta)["D_ratio"])
