@@ -32,7 +32,7 @@ def _brownian(particles: int, frames: int, rng: np.random.Generator) -> pd.DataF
     step_px = np.sqrt(2 * D_NM2_S / FPS) / PX_NM
     rows = []
     for particle in range(1, particles + 1):
-        xy = [150.0 * particle, 200.0] + np.cumsum(rng.normal(0, step_px, (frames, 2)), axis=0)
+        xy = np.array([150.0 * particle, 200.0]) + np.cumsum(rng.normal(0, step_px, (frames, 2)), axis=0)
         rows += [{"frame": t, "particle": particle, "x": x, "y": y, "equivalent_diameter_px": 30.0,
                   "present": True, "at_edge": False} for t, (x, y) in enumerate(xy)]  # fmt: skip
     return pd.DataFrame(rows)

@@ -36,8 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="where the model runs: in this process (default) or on a Triton server started with "
                    "`samem triton` (add ?shared_memory=1 on the same host to pass tensors through shared memory)")
     p.add_argument("--zoom", type=zoom_choice, default="auto", metavar="auto|off|Z",
-                   help="track each particle in its own window, Z x its prompt box (auto, the default: windows of 8x"
-                        " when particles are small in the frame; off: whole frames)")
+                   help="track each particle in its own window, Z x its prompt box (auto, the default: 8x when that"
+                        " is at most half the frame, else 6x when that fits the frame; off: whole frames)")
     p.add_argument("--device", default="cpu", metavar="cpu|cuda|cuda:N|auto",
                    help="where the local model runs (default cpu; auto: CUDA when available)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
