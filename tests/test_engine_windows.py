@@ -102,7 +102,7 @@ def test_auto_zoom_uses_windows_only_for_particles_small_in_the_frame() -> None:
     small = [Prompt(box=(100.0, 100.0, 120.0, 120.0))]
     assert auto_zoom(small, height=1024, width=1024) == 8.0
     assert auto_zoom(small, height=320, width=200) == 8.0  # 160 px windows, half the longer side
-    assert auto_zoom(small, height=256, width=256) == 6.0  # a 160 px window is most of the frame, a 120 px one fits
+    assert auto_zoom(small, height=256, width=256) == 6.0  # 160 px is over half the frame, 120 px fits
     assert auto_zoom(small, height=120, width=90) == 6.0  # a 120 px window fits the longer side
     assert auto_zoom(small, height=110, width=110) is None  # a 120 px one would show the particle smaller
     crowded = [Prompt(box=(0.0, 0.0, side, side)) for side in (26.0, 41.0, 46.0, 98.0, 107.0, 110.0)]
