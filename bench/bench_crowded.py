@@ -34,6 +34,7 @@ from bench_edge import seed_range
 from hardware import cpu_line
 
 from samem.analysis.pipeline import analyze
+from samem.argtypes import zoom_choice
 from samem.io.tables import observed_rows, validate_trajectories
 from samem.tracking import track
 from samem.tracking.prompts import read_prompt_file
@@ -72,14 +73,13 @@ def analysis_checks(trajectories: pd.DataFrame, meta: dict) -> dict[str, float |
             "pairs": len(result.coincident)}  # fmt: skip
 
 
-def one_video(seed: int, *, cache: Path, model: str, zoom: str) -> list[dict]:
-    """Track one video on one thread and score its particles."""
+def one_video(seed: int, *, cache: Path, model: str, zoom: float | str | None) -> list[dict]:
+    """Track one video on one thread and score its particles (``zoom``: "auto", None for whole frames, or Z)."""
     torch.set_num_threads(1)
     folder = simulated(seed, cache)
-    choice = None if zoom == "off" else zoom if zoom == "auto" else float(zoom)
     started = time.perf_counter()
     result = track(folder / "video.tif", read_prompt_file(folder / "prompts.json"), model=model, return_masks=True,
-                   overlay=None, zoom=choice)  # fmt: skip
+                   overlay=None, zoom=zoom)  # fmt: skip
     seconds = time.perf_counter() - started
     rows = particle_scores(result.masks, tifffile.imread(folder / "gt_masks.tif"))
     checks = analysis_checks(result.trajectories, json.loads((folder / "meta.json").read_text()))
@@ -117,13 +117,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=seed_range, default=seed_range("1-14"), help="A-B or A,B,C (default 1-14)")
     parser.add_argument("--jobs", type=int, default=2, help="videos tracked at once, one thread each (default 2)")
     parser.add_argument("--model", default="samem-compact")
-    parser.add_argument("--zoom", default="auto", help="auto (default), off, or a number")
+    parser.add_argument("--zoom", type=zoom_choice, default="auto", help="auto (default), off, or a number >= 1")
     parser.add_argument("--cache", type=Path, default=None, help="keep the simulated videos here")
     parser.add_argument("--csv", type=Path, default=None, help="write the per-particle rows here")
     parser.add_argument("--compare", type=Path, default=None, help="a --csv of another run to pair with")
     args = parser.parse_args()
     print(cpu_line())
-    print(f"model {args.model}, zoom {args.zoom}; videos of samem simulate --seed {args.seeds[0]}..{args.seeds[-1]}")
+    seeds = f"{args.seeds[0]}..{args.seeds[-1]}"
+    print(f"model {args.model}, zoom {args.zoom or 'off'}; videos of samem simulate --seed {seeds}")
     with tempfile.TemporaryDirectory(prefix="samem-bench-crowded-") as scratch:
         cache = args.cache or Path(scratch)
         cache.mkdir(parents=True, exist_ok=True)
