@@ -6,6 +6,7 @@ import pytest
 import tifffile
 
 from samem.errors import InputError
+from samem.sim import simulate_video
 from samem.sim.dataset import split_counts, write_dataset
 from samem.sim.randomize import random_spec
 
@@ -104,3 +105,25 @@ def test_step_range_sets_each_particles_diffusion():
     assert default == random_spec(np.random.default_rng(3), frame_size=(256, 512), step_px=(0.05, 4.0))
     with pytest.raises(InputError, match="step range"):
         random_spec(rng, step_px=(2.0, 1.0))
+
+
+def _gone_by_the_last_frame(exits: float) -> float:
+    """Fraction of the particles in view on the first frame of short random clips that are out of view on the last."""
+    rng = np.random.default_rng(11)
+    seen = gone = 0
+    for _ in range(12):
+        labels = simulate_video(random_spec(rng, frame_size=(96, 160), n_frames=(6, 6), exits=exits)).labels
+        first = [p for p in np.unique(labels[0]) if p]
+        seen += len(first)
+        gone += sum(not (labels[-1] == p).any() for p in first)
+    return gone / seen
+
+
+def test_exits_send_particles_out_of_the_field_within_the_clip():
+    """``exits`` is the chance of an exit course; at 0 no random draw is added, so every seed's spec is unchanged."""
+    assert _gone_by_the_last_frame(1.0) > 0.5 > 0.15 > _gone_by_the_last_frame(0.0)
+    default = random_spec(np.random.default_rng(5), frame_size=(256, 512))
+    assert default == random_spec(np.random.default_rng(5), frame_size=(256, 512), exits=0.0)
+    assert default.seed == 507394030  # the spec's last draw, as before exits existed: no draw was added
+    with pytest.raises(InputError, match="exit chance"):
+        random_spec(np.random.default_rng(5), exits=1.5)

@@ -138,3 +138,18 @@ def test_step_px_sets_the_motion_of_simulated_training_clips():
         TrainRecipe(step_px=(0.0, 4.0))
     recipe = TrainRecipe(step_px=(0.5, 8.0))
     assert TrainRecipe.from_dict(recipe.to_dict()) == recipe
+
+
+def test_exits_reach_the_simulated_training_clips():
+    """With ``exits`` 1 the object of a 6-frame clip has often left by the last frame (empty target), at 0 rarely."""
+    base = TrainRecipe(frames=6, frame_size=(128, 128), max_particles=1, cnr=(6.0, 8.0), box_noise=0.0)
+
+    def empty_last_targets(recipe: TrainRecipe) -> int:
+        source = SimulatedSource(recipe, image_size=64)
+        return sum(not source.train_clip(1, k).targets[0, -1].any() for k in range(10))
+
+    assert empty_last_targets(base.with_overrides(exits=1.0)) >= 4 > empty_last_targets(base)
+    with pytest.raises(InputError, match="exits must be in"):
+        TrainRecipe(exits=-0.1)
+    recipe = TrainRecipe(exits=0.3)
+    assert TrainRecipe.from_dict(recipe.to_dict()) == recipe

@@ -53,7 +53,8 @@ def test_an_interrupted_pipeline_resumes_to_the_same_weights(tmp_path):
 def test_samem_train_compact_runs_every_stage_with_overrides(tmp_path, capsys):
     out = tmp_path / "compact"
     args = ["train", "--no-progress", "--out", str(out), "--steps", "1", "--image-size", "64", "--frames", "2",
-            "--objects", "2", "--val-clips", "0", "--threads", "1", "--step-px", "0.5,2"]  # fmt: skip
+            "--objects", "2", "--val-clips", "0", "--threads", "1", "--step-px", "0.5,2",
+            "--exits", "0.25"]  # fmt: skip
     assert main(args) == 0
     assert "finished" in capsys.readouterr().out
     base, track, window = PIPELINES["compact"]
@@ -62,7 +63,7 @@ def test_samem_train_compact_runs_every_stage_with_overrides(tmp_path, capsys):
     for k, recipe in enumerate(PIPELINES["compact"]):
         saved = json.loads((stage_dir(out, k, recipe) / "recipe.json").read_text())["recipe"]
         assert saved["name"] == recipe.name and saved["steps"] == 1 and saved["image_size"] == 64
-        assert saved["step_px"] == [0.5, 2.0]
+        assert saved["step_px"] == [0.5, 2.0] and saved["exits"] == 0.25
     assert (out / "model.pt").is_file()
     code = main(["train", "--no-progress", "--resume", "--out", str(tmp_path / "nothing")])
     assert code == 2 and "cannot resume" in capsys.readouterr().err

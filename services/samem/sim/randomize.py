@@ -3,9 +3,10 @@
 Every parameter varies: frame size (non-square), pixel size, fps, 1 to ``max_particles`` particles of every shape
 (spheres, rods, triangles, cubes, aggregates of 2-5 touching spheres) and material, sizes of about 8-150 px at
 1024 px frames (scaled with the frame size, at least 4 px), all motion kinds, drift (some particles enter from
-outside, others drift out; every particle not entering is at least partly in view at the first frame), close
-approaches and partial overlaps, liquid thickness, dose (chosen so that the per-pixel contrast-to-noise ratio spans
-barely visible to clean), blur, bulging, illumination gradient and drift, and float / 8-bit / JPEG output.
+outside, others drift out, and a chosen fraction, ``exits``, leaves the field within the clip; every particle not
+entering is at least partly in view at the first frame), close approaches and partial overlaps, liquid thickness,
+dose (chosen so that the per-pixel contrast-to-noise ratio spans barely visible to clean), blur, bulging,
+illumination gradient and drift, and float / 8-bit / JPEG output.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _random_motion(
     px_nm: float,
     fps: float,
     size_nm: float,
-    entry_velocity: tuple[float, float] | None,
+    forced_drift: tuple[float, float] | None,
     step_px: tuple[float, float],
 ) -> MotionSpec:
     dt = 1.0 / fps
@@ -53,8 +54,8 @@ def _random_motion(
         alpha = float(rng.uniform(0.3, 0.95))
     D = (step * px_nm) ** 2 / (2 * dt**alpha) if kind == "fbm" else (step * px_nm) ** 2 / (2 * dt)
     drift = (0.0, 0.0)
-    if entry_velocity is not None:
-        drift = entry_velocity
+    if forced_drift is not None:
+        drift = forced_drift
     elif rng.uniform() < 0.3:
         speed_px = _log_uniform(rng, 0.3, 6.0)  # px per frame
         heading = rng.uniform(0, 2 * math.pi)
@@ -81,6 +82,7 @@ def _random_particle(
     n_frames: int,
     placed: list[ParticleSpec],
     step_px: tuple[float, float],
+    exits: float,
 ) -> ParticleSpec:
     scale = min(width, height) / 1024
     size_px = max(4.0, _log_uniform(rng, 8.0, 150.0) * scale)
@@ -99,7 +101,7 @@ def _random_particle(
     probe = ParticleSpec(shape=shape, size_nm=size_nm, aspect=aspect, offsets_nm=offsets)
     radius = bounding_radius_nm(probe)
     span_x, span_y = (width - 1) * px_nm, (height - 1) * px_nm
-    entry_velocity = None
+    forced_drift = None
     if placed and rng.uniform() < 0.35:  # close approach / partial overlap with an earlier particle
         other = placed[int(rng.integers(len(placed)))]
         distance = (radius + bounding_radius_nm(other)) * float(rng.uniform(0.6, 1.2))
@@ -111,7 +113,10 @@ def _random_particle(
         x, y = span_x / 2 + reach * math.cos(heading), span_y / 2 + reach * math.sin(heading)
         distance = max(abs(x - span_x / 2) - span_x / 2, abs(y - span_y / 2) - span_y / 2, 0.0) + radius
         speed = distance / (max(n_frames - 1, 1) / 2) * fps * float(rng.uniform(1.0, 1.5))  # nm/s
-        entry_velocity = (-speed * math.cos(heading), -speed * math.sin(heading))
+        forced_drift = (-speed * math.cos(heading), -speed * math.sin(heading))
+    elif exits > 0 and rng.uniform() < exits:  # no draw at exits = 0: specs of a seed stay what they were
+        x, y, forced_drift = _exit_course(rng, span_x=span_x, span_y=span_y, radius=radius, px_nm=px_nm, fps=fps,
+                                          n_frames=n_frames)  # fmt: skip
     else:  # at least partly in the field of view
         x = float(rng.uniform(-0.5 * radius, span_x + 0.5 * radius))
         y = float(rng.uniform(-0.5 * radius, span_y + 0.5 * radius))
@@ -125,9 +130,29 @@ def _random_particle(
         orientation_rad=float(rng.uniform(0, 2 * math.pi)),
         offsets_nm=offsets,
         motion=_random_motion(
-            rng, px_nm=px_nm, fps=fps, size_nm=size_nm, entry_velocity=entry_velocity, step_px=step_px
+            rng, px_nm=px_nm, fps=fps, size_nm=size_nm, forced_drift=forced_drift, step_px=step_px
         ),
     )
+
+
+def _exit_course(
+    rng: np.random.Generator, *, span_x: float, span_y: float, radius: float, px_nm: float, fps: float, n_frames: int
+) -> tuple[float, float, tuple[float, float]]:
+    """Start (nm) and drift (nm/s) of a particle whose centre is a radius past a frame edge after 40-90 % of the clip.
+
+    The drift is 1-8 px per frame (log-uniform) on a random heading; the edge is the one the heading points to
+    most, the crossing point uniform along it. Brownian motion comes on top, so an exit is likely, not certain.
+    """
+    heading = rng.uniform(0, 2 * math.pi)
+    dx, dy = math.cos(heading), math.sin(heading)
+    speed = _log_uniform(rng, 1.0, 8.0) * px_nm  # nm per frame
+    frames = float(rng.uniform(0.4, 0.9)) * max(n_frames - 1, 1)
+    if abs(dx) >= abs(dy):
+        end = (span_x + radius if dx > 0 else -radius, float(rng.uniform(0, span_y)))
+    else:
+        end = (float(rng.uniform(0, span_x)), span_y + radius if dy > 0 else -radius)
+    x, y = end[0] - dx * speed * frames, end[1] - dy * speed * frames
+    return float(x), float(y), (dx * speed * fps, dy * speed * fps)
 
 
 def _random_imaging(
@@ -169,6 +194,7 @@ def random_spec(
     max_particles: int = 10,
     cnr: tuple[float, float] = (0.3, 12.0),
     step_px: tuple[float, float] = STEP_PX,
+    exits: float = 0.0,
     seed: int | None = None,
 ) -> VideoSpec:
     """A broadly randomised :class:`VideoSpec`.
@@ -187,6 +213,9 @@ def random_spec(
         Range of the target per-pixel contrast-to-noise ratio of a typical particle (log-uniform); the dose follows.
     step_px : tuple of float
         Range of each particle's RMS displacement per axis per frame, px (log-uniform; fBm: at one frame).
+    exits : float
+        Chance that a particle (not placed next to another, not entering) drifts out of the field within the clip,
+        its centre a radius past an edge after 40-90 % of the frames. 0 (default) leaves every spec unchanged.
     seed : int, optional
         The spec's simulation seed; default drawn from ``rng``.
     """
@@ -201,6 +230,8 @@ def random_spec(
         raise InputError(f"max particles must be >= 1, got {max_particles!r}")
     if not 0 < step_px[0] <= step_px[1]:
         raise InputError(f"step range must satisfy 0 < min <= max px, got {step_px!r}")
+    if not 0 <= exits <= 1:
+        raise InputError(f"exit chance must be in [0, 1], got {exits!r}")
 
     def side() -> int:
         value = int(rng.integers(lo, hi + 1))
@@ -223,6 +254,7 @@ def random_spec(
                 n_frames=length,
                 placed=particles,
                 step_px=step_px,
+                exits=exits,
             )
         )
     imaging = _random_imaging(rng, px_nm=px_nm, fps=fps, particles=particles, cnr=cnr)

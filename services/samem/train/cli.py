@@ -57,6 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="range of window side / particle size of window clips")  # fmt: skip
     g.add_argument("--step-px", type=float_pair, metavar="MIN,MAX",
                    help="range of simulated RMS displacement per axis per frame (px)")  # fmt: skip
+    g.add_argument("--exits", type=float, metavar="FRACTION",
+                   help="chance that a simulated particle drifts out of the field within the clip")  # fmt: skip
     g.add_argument("--frame-size", type=int_pair, metavar="MIN,MAX", help="range of simulated frame sides (px)")
     g.add_argument("--val-every", type=positive_int, help="validate every N steps")
     g.add_argument("--val-clips", type=non_negative_int, help="validation clips (0: no validation)")
@@ -70,8 +72,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 OVERRIDES = ("steps", "lr", "lr_encoder", "clips_per_step", "frames", "short_clips", "easy_steps", "max_objects",
-             "image_size", "prompt_jitter", "window_clips", "window_zoom", "step_px", "frame_size", "val_every",
-             "val_clips", "checkpoint_every", "device", "precision", "workers", "threads", "seed")  # fmt: skip
+             "image_size", "prompt_jitter", "window_clips", "window_zoom", "step_px", "exits", "frame_size",
+             "val_every", "val_clips", "checkpoint_every", "device", "precision", "workers", "threads",
+             "seed")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

@@ -48,7 +48,9 @@ class TrainRecipe:
     prompt (copying made tracked masks lag the motion). ``window_clips`` is the fraction of clips cut as one
     particle's window, as window-mode tracking sees it (:func:`samem.train.data.make_window_clip`), with the window
     side ``window_zoom`` (a uniform range) times the particle's box. ``step_px`` is the simulator's range of each
-    particle's RMS displacement per axis per frame, in simulated frame pixels (log-uniform).
+    particle's RMS displacement per axis per frame, in simulated frame pixels (log-uniform). ``exits`` is the
+    simulator's chance that a particle drifts out of the field within the clip: empty targets for the object-score
+    loss, which otherwise sees few exits (tracked masks of particles that have left stay on; README, Train).
     """
 
     name: str = "custom"
@@ -88,6 +90,7 @@ class TrainRecipe:
     window_zoom: tuple[float, float] = (6.0, 10.0)
     max_particles: int = 10
     step_px: tuple[float, float] = STEP_PX
+    exits: float = 0.0
     val_every: int = 250
     val_clips: int = 8
     val_frames: int = 8
@@ -134,6 +137,7 @@ class TrainRecipe:
         c_lo, c_hi = self.crop
         _check(0.05 <= c_lo <= c_hi <= 1.0, f"crop must satisfy 0.05 <= min <= max <= 1, got {self.crop!r}")
         _check(0 <= self.short_clips <= 1, f"short_clips must be in [0, 1], got {self.short_clips!r}")
+        _check(0 <= self.exits <= 1, f"exits must be in [0, 1], got {self.exits!r}")
         _check(0 <= self.window_clips <= 1, f"window_clips must be in [0, 1], got {self.window_clips!r}")
         z_lo, z_hi = self.window_zoom
         _check(1 <= z_lo <= z_hi, f"window_zoom must satisfy 1 <= min <= max, got {self.window_zoom!r}")

@@ -92,6 +92,7 @@ class SimulatedSource:
             max_particles=self.recipe.max_particles,
             cnr=self.recipe.cnr if cnr is None else cnr,
             step_px=self.recipe.step_px,
+            exits=self.recipe.exits,
         )
         result = simulate_video(spec)
         return LabelledVideo(video=result.video, labels=result.labels, name=name)
