@@ -6,9 +6,11 @@ prompted with its ``prompts.json`` (one box per particle on frame 0) and tracked
 processes of one thread. Per particle: mean J over the frames it is in view, mean J over all frames (absent from
 both scores 1), and leftover frames (the particle is out of view, its mask is not). Per video, what the analysis
 makes of the trajectories, as ``samem track --analyze`` runs it (positions at the frame edge are gaps): the ensemble
-D (CVE) over the simulated D, whether the particles' D differ beyond their errors (Cochran's Q) and the pairs of
-tracks that sit on one spot. ``--csv`` keeps the per-particle rows (the per-video columns repeated); ``--compare
-OTHER.csv`` prints the paired difference against a run of another commit or model on the same videos.
+D (CVE) over the simulated D, also with positions of predicted IoU below each of ``IOU_GATES`` as gaps (``samem
+analyze --min-iou``), the share of the positions that then remain, of those with J >= 0.5 and of those with J < 0.1,
+whether the particles' D differ beyond their errors (Cochran's Q) and the pairs of tracks that sit on one spot.
+``--csv`` keeps the per-particle rows (the per-video columns repeated); ``--compare OTHER.csv`` prints the paired
+difference against a run of another commit or model on the same videos.
 
 Run: .venv/bin/python bench/bench_crowded.py [--seeds 1-14] [--jobs 2] [--model SPEC] [--zoom auto|off]
      [--cache DIR] [--csv OUT.csv] [--compare OTHER.csv]
@@ -35,7 +37,7 @@ from hardware import cpu_line
 
 from samem.analysis.pipeline import analyze
 from samem.argtypes import zoom_choice
-from samem.io.tables import observed_rows, validate_trajectories
+from samem.io.tables import drop_doubtful_rows, observed_rows, validate_trajectories
 from samem.tracking import track
 from samem.tracking.prompts import read_prompt_file
 
@@ -63,14 +65,46 @@ def particle_scores(masks: np.ndarray, truth: np.ndarray) -> list[dict[str, floa
     return rows
 
 
+IOU_GATES = (0.5, 0.6, 0.7, 0.8)  # --min-iou values whose D ratios the bench reports (columns D_iou0.5, ...)
+
+
 def analysis_checks(trajectories: pd.DataFrame, meta: dict) -> dict[str, float | int | bool]:
-    """Ensemble D (CVE) over the simulated D, Cochran's verdict and coincident pairs, edge positions as gaps."""
+    """Ensemble D (CVE) over the simulated D, Cochran's verdict and coincident pairs, edge positions as gaps.
+
+    ``D_iouP`` is the D ratio with positions of predicted IoU below P also taken as gaps (P in :data:`IOU_GATES`).
+    """
     inside, _ = observed_rows(trajectories)
-    result = analyze(validate_trajectories(inside), px_nm=meta["px_nm"], fps=meta["fps"], n_bootstrap=0)
     true_d = float(np.mean([p["D_nm2_s"] for p in meta["particles"]]))
-    cve = result.ensemble["cve"]
-    return {"D_ratio": cve["D_nm2_s"] / true_d, "D_differ": bool(cve["particles_differ"]),
+
+    def d_ratio(table: pd.DataFrame) -> tuple[float, dict]:
+        result = analyze(validate_trajectories(table), px_nm=meta["px_nm"], fps=meta["fps"], n_bootstrap=0)
+        return result.ensemble["cve"]["D_nm2_s"] / true_d, result
+
+    ratio, result = d_ratio(inside)
+    gated = {f"D_iou{p}": d_ratio(drop_doubtful_rows(inside, p))[0] for p in IOU_GATES}
+    return {"D_ratio": ratio, **gated, "D_differ": bool(result.ensemble["cve"]["particles_differ"]),
             "pairs": len(result.coincident)}  # fmt: skip
+
+
+def row_j(trajectories: pd.DataFrame, masks: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """J of each trajectory row's mask (label stacks ``masks`` and ``truth``; absent from both: 1)."""
+    scores = np.empty(len(trajectories))
+    for k, (frame, particle) in enumerate(zip(trajectories.frame, trajectories.particle, strict=True)):
+        pred, true = masks[frame] == particle, truth[frame] == particle
+        union = np.count_nonzero(pred | true)
+        scores[k] = np.count_nonzero(pred & true) / union if union else 1.0
+    return scores
+
+
+def kept_by_gates(trajectories: pd.DataFrame, j: np.ndarray) -> dict[str, int]:
+    """Present positions, and those with J >= 0.5 and J < 0.1, in all and above each gate (columns n_*)."""
+    present = trajectories.present.to_numpy(bool)
+    iou = trajectories.predicted_iou.to_numpy(float)
+    counts = {}
+    for name, chosen in (("all", present), ("good", present & (j >= 0.5)), ("bad", present & (j < 0.1))):
+        counts[f"n_{name}"] = int(chosen.sum())
+        counts |= {f"n_{name}_iou{p}": int((chosen & (iou >= p)).sum()) for p in IOU_GATES}
+    return counts
 
 
 def one_video(seed: int, *, cache: Path, model: str, zoom: float | str | None) -> list[dict]:
@@ -81,9 +115,11 @@ def one_video(seed: int, *, cache: Path, model: str, zoom: float | str | None) -
     result = track(folder / "video.tif", read_prompt_file(folder / "prompts.json"), model=model, return_masks=True,
                    overlay=None, zoom=zoom)  # fmt: skip
     seconds = time.perf_counter() - started
-    rows = particle_scores(result.masks, tifffile.imread(folder / "gt_masks.tif"))
+    truth = tifffile.imread(folder / "gt_masks.tif")
+    rows = particle_scores(result.masks, truth)
     checks = analysis_checks(result.trajectories, json.loads((folder / "meta.json").read_text()))
-    video = {"seed": seed, "zoom": str(result.run["zoom"] or "off"), "seconds": seconds} | checks
+    kept = kept_by_gates(result.trajectories, row_j(result.trajectories, result.masks, truth))
+    video = {"seed": seed, "zoom": str(result.run["zoom"] or "off"), "seconds": seconds} | checks | kept
     return [video | row for row in rows]
 
 
@@ -94,9 +130,16 @@ def summary(table: pd.DataFrame) -> str:
     if "D_ratio" not in table.columns:
         return text
     videos = table.groupby("seed").first()
+    gated = ""
+    for p in IOU_GATES if "n_all" in videos.columns else ():
+        ratios, share = videos[f"D_iou{p}"], {n: videos[f"n_{n}_iou{p}"].sum() / videos[f"n_{n}"].sum()
+                                             for n in ("all", "good", "bad")}  # fmt: skip
+        gated += (f"\n  --min-iou {p}: D / true D {ratios.min():.2g}-{ratios.max():.2g} (median {ratios.median():.2g});"
+                  f" positions kept {share['all']:.0%}, of those with J >= 0.5 {share['good']:.0%}, with J < 0.1"
+                  f" {share['bad']:.0%}")  # fmt: skip
     return (f"{text}; D (CVE) / true D {videos.D_ratio.min():.2g}-{videos.D_ratio.max():.2g} (median "
             f"{videos.D_ratio.median():.2g}), particles' D differ on {videos.D_differ.sum()} of {len(videos)} "
-            f"videos, coincident pairs {videos.pairs.sum()} on {(videos.pairs > 0).sum()}")  # fmt: skip
+            f"videos, coincident pairs {videos.pairs.sum()} on {(videos.pairs > 0).sum()}{gated}")  # fmt: skip
 
 
 def paired(table: pd.DataFrame, other: pd.DataFrame) -> str:
@@ -136,8 +179,8 @@ def main() -> None:
     per_video = table.groupby("seed").agg(zoom=("zoom", "first"), particles=("particle", "size"),
                                           J_in_view=("J_in_view", "mean"), J_all=("J_all", "mean"),
                                           leftover=("leftover", "sum"), D_ratio=("D_ratio", "first"),
-                                          D_differ=("D_differ", "first"), pairs=("pairs", "first"),
-                                          seconds=("seconds", "first"))  # fmt: skip
+                                          D_iou06=("D_iou0.6", "first"), D_differ=("D_differ", "first"),
+                                          pairs=("pairs", "first"), seconds=("seconds", "first"))  # fmt: skip
     print(per_video.to_string(float_format=lambda v: f"{v:.3f}"))
     print(summary(table))
     if args.csv is not None:

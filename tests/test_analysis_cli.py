@@ -178,6 +178,37 @@ def test_existing_output_unchanged_on_bad_input(tmp_path: Path, capsys: pytest.C
     assert [p.name for p in out.iterdir()] == ["stats.json"] and (out / "stats.json").read_text() == "old"
 
 
+def test_positions_with_low_predicted_iou_are_gaps_with_min_iou(tmp_path: Path, capsys) -> None:
+    """A mask that slid onto a neighbour (a jump, low predicted IoU) inflates D unless ``--min-iou`` drops it."""
+    rng = np.random.default_rng(4)
+    table = to_table(brownian(rng, 4, 40, 200.0, 0.1), 1.5).assign(present=True, at_edge=False, predicted_iou=0.9)
+    slid = (table.particle == 1) & (table.frame >= 25)
+    table.loc[slid, "x"] += 60.0
+    table.loc[slid, "predicted_iou"] = 0.2
+    table.loc[(table.particle == 2) & (table.frame == 10), "predicted_iou"] = np.nan  # a blank cell keeps its row
+    path = tmp_path / "tracks.csv"
+    table.to_csv(path, index=False)
+    stats = {}
+    for name, extra in (("all", []), ("gated", ["--min-iou", "0.5"])):
+        out = tmp_path / name
+        assert run_cli(["analyze", str(path), "--px-nm", "1.5", "--fps", "10", "--out", str(out), *extra]) == 0
+        stats[name] = json.loads((out / "stats.json").read_text())
+    particles = {name: {p["particle"]: p for p in s["particles"]} for name, s in stats.items()}
+    assert particles["all"][1]["n_frames"] == 40 and particles["gated"][1]["n_frames"] == 25
+    assert particles["gated"][2]["n_frames"] == 40
+    assert particles["all"][1]["D_cve_nm2_s"] > 2.5 * particles["gated"][1]["D_cve_nm2_s"]
+    gated, everything = stats["gated"]["ensemble"]["cve"], stats["all"]["ensemble"]["cve"]
+    assert abs(gated["D_nm2_s"] - 200.0) < 3 * gated["D_err_nm2_s"]  # the simulated D
+    assert abs(everything["D_nm2_s"] - 200.0) > 3 * everything["D_err_nm2_s"]
+    capsys.readouterr()
+    assert_clean_failure(run_cli(["analyze", str(path), "--px-nm", "1.5", "--fps", "10", "--out",
+                                  str(tmp_path / "x"), "--min-iou", "1.5"]), capsys.readouterr().err)  # fmt: skip
+    table.assign(predicted_iou="high").to_csv(path, index=False)
+    assert_clean_failure(run_cli(["analyze", str(path), "--px-nm", "1.5", "--fps", "10", "--out",
+                                  str(tmp_path / "y"), "--min-iou", "0.5"]), capsys.readouterr().err)  # fmt: skip
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
 def test_positions_at_the_frame_edge_are_gaps_unless_keep_edge(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     table = to_table(brownian(rng, 4, 40, 200.0, 0.1), 1.5).assign(present=True, at_edge=False)

@@ -4,6 +4,7 @@ import pytest
 
 from samem.argtypes import (
     float_pair,
+    fraction,
     int_list,
     int_pair,
     non_negative_float,
@@ -18,7 +19,8 @@ from samem.argtypes import (
     ("parse", "text", "value"),
     [(positive_float, "0.5", 0.5), (non_negative_float, "0", 0.0), (positive_int, "3", 3), (non_negative_int, "0", 0),
      (zoom_choice, "auto", "auto"), (zoom_choice, "off", None), (zoom_choice, "4", 4.0), (zoom_choice, "1", 1.0),
-     (int_pair, "512,1024", (512, 1024)), (int_pair, "64,64", (64, 64)), (float_pair, "3,10.5", (3.0, 10.5))],
+     (int_pair, "512,1024", (512, 1024)), (int_pair, "64,64", (64, 64)), (float_pair, "3,10.5", (3.0, 10.5)),
+     (fraction, "0", 0.0), (fraction, "1", 1.0), (fraction, "0.6", 0.6)],
 )
 def test_good_values_are_parsed(parse, text, value) -> None:
     assert parse(text) == value
@@ -33,6 +35,8 @@ def test_good_values_are_parsed(parse, text, value) -> None:
         (positive_float, "inf", "finite"),
         (positive_float, "abc", "is not a number"),
         (non_negative_float, "-0.1", ">= 0"),
+        (fraction, "1.01", "between 0 and 1"),
+        (fraction, "-0.1", ">= 0"),
         (positive_int, "0", "integer > 0"),
         (positive_int, "1.5", "is not an integer"),
         (non_negative_int, "-1", "integer >= 0"),

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from bench_crowded import analysis_checks, particle_scores
+from bench_crowded import analysis_checks, kept_by_gates, particle_scores, row_j
 
 PX_NM, FPS, D_NM2_S = 0.5, 20.0, 50.0
 
@@ -34,7 +34,8 @@ def _brownian(particles: int, frames: int, rng: np.random.Generator) -> pd.DataF
     for particle in range(1, particles + 1):
         xy = np.array([150.0 * particle, 200.0]) + np.cumsum(rng.normal(0, step_px, (frames, 2)), axis=0)
         rows += [{"frame": t, "particle": particle, "x": x, "y": y, "equivalent_diameter_px": 30.0,
-                  "present": True, "at_edge": False} for t, (x, y) in enumerate(xy)]  # fmt: skip
+                  "present": True, "at_edge": False, "predicted_iou": 0.9}
+                 for t, (x, y) in enumerate(xy)]  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -51,3 +52,24 @@ def test_analysis_checks_recover_the_simulated_d_and_flag_a_duplicated_track() -
     edge = (tracks.particle == 2) & (tracks.frame % 2 == 0)  # centroids cut by the frame edge: gaps, not steps
     cut = tracks.assign(x=tracks.x.where(~edge, tracks.x - 40.0), at_edge=edge)
     assert analysis_checks(cut, meta)["D_ratio"] == pytest.approx(analysis_checks(tracks[~edge], meta)["D_ratio"])
+
+    slid = (tracks.particle == 3) & (tracks.frame >= 200)  # a mask that slid onto a neighbour: a jump, low IoU
+    wrong = tracks.assign(x=tracks.x.where(~slid, tracks.x + 150.0), predicted_iou=np.where(slid, 0.3, 0.9))
+    checks = analysis_checks(wrong, meta)
+    assert checks["D_iou0.6"] == pytest.approx(analysis_checks(tracks[~slid], meta)["D_ratio"])
+    assert checks["D_ratio"] > checks["D_iou0.6"] and checks["D_iou0.6"] == checks["D_iou0.5"]
+
+
+def test_row_j_and_kept_by_gates_count_good_and_bad_positions_above_each_gate() -> None:
+    truth = np.zeros((2, 6, 6), np.uint16)
+    truth[:, 1:3, 1:3] = 1
+    masks = np.zeros_like(truth)
+    masks[0, 1:3, 1:3] = 1  # exact: J 1
+    masks[1, 4:6, 4:6] = 1  # elsewhere: J 0
+    table = pd.DataFrame({"frame": [0, 1], "particle": [1, 1], "present": [True, True], "predicted_iou": [0.9, 0.55]})
+    j = row_j(table, masks, truth)
+    assert j.tolist() == [1.0, 0.0]
+    counts = kept_by_gates(table, j)
+    assert (counts["n_all"], counts["n_good"], counts["n_bad"]) == (2, 1, 1)
+    gated = (counts["n_all_iou0.5"], counts["n_bad_iou0.5"], counts["n_bad_iou0.6"], counts["n_good_iou0.8"])
+    assert gated == (2, 1, 0, 1)

@@ -46,10 +46,13 @@ def test_orientation_points_towards_growing_rows() -> None:
 def test_empty_mask_gives_a_row_with_present_false() -> None:
     masks = np.zeros((2, HEIGHT, WIDTH), bool)
     masks[1] = ellipse_mask(20, 20, 4, 4, 0)
-    lost, found = measure_frame(masks, frame=5, particle_ids=[1, 2], scores=[0.1, 0.9])
+    lost, found = measure_frame(masks, frame=5, particle_ids=[1, 2], scores=[0.1, 0.9], predicted_ious=[0.05, 0.8])
     assert lost["present"] is False and lost["n_fragments"] == 0 and lost["area_px"] == 0
     assert np.isnan(lost["x"]) and np.isnan(lost["y"]) and lost["mask_score"] == pytest.approx(0.1)
     assert found["present"] is True and found["mask_score"] == pytest.approx(0.9)
+    assert (lost["predicted_iou"], found["predicted_iou"]) == pytest.approx((0.05, 0.8))
+    (unscored,) = measure_frame(masks[1:], frame=5, particle_ids=[2])
+    assert np.isnan(unscored["mask_score"]) and np.isnan(unscored["predicted_iou"])
 
 
 def test_mask_in_pieces_keeps_the_largest_piece() -> None:

@@ -78,6 +78,7 @@ def test_track_cli_writes_every_output_and_analysis(
             touches = rows.min() == 0 or cols.min() == 0 or rows.max() == HEIGHT - 1 or cols.max() == WIDTH - 1
             assert row.at_edge == touches
     assert table.at_edge.all() and "left out" not in printed  # --keep-edge: analysed all the same
+    assert table.predicted_iou.between(0, 1).all() and table.mask_score.between(0, 1).all()
     run = json.loads((out / "run.json").read_text())
     assert run["model"] == f"samem-compact:{present_checkpoint}" and len(run["checkpoint_sha256"]) == 64
     assert run["n_frames_tracked"] == N_FRAMES and run["frames_per_second"] > 0
@@ -98,6 +99,24 @@ def test_track_cli_analysis_leaves_out_positions_cut_by_the_frame_edge_and_says_
     assert f"{N_FRAMES} position(s) of particles cut by the frame edge left out" in printed
     assert "every tracked position touches the frame edge" in err and "--keep-edge" in err
     assert pd.read_csv(out / "trajectories.csv").at_edge.sum() == N_FRAMES  # the tracking results stay
+    assert not (out / "analysis").exists()
+
+
+def test_track_cli_analysis_takes_positions_below_min_iou_as_gaps_and_says_so_when_none_remain(
+    video: Path, present_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code, printed, err = run_cli_output(
+        ["track", str(video), "--box", "29.5,19.5,39.5,29.5", "--model", f"samem-compact:{present_checkpoint}",
+         "--out", str(out), "--no-progress", "--overlay", "none", "--analyze", "--px-nm", "0.5", "--fps", "10",
+         "--keep-edge", "--min-iou", "1"],
+        capsys,
+    )
+    assert code == 2 and "Traceback" not in err
+    table = pd.read_csv(out / "trajectories.csv")  # the tracking results stay
+    assert (table.predicted_iou < 1).all()
+    assert f"{N_FRAMES} position(s) with predicted_iou below 1.0 left out" in printed
+    assert "every position left has predicted_iou below 1.0" in err and "--min-iou" in err
     assert not (out / "analysis").exists()
 
 

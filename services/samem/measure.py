@@ -35,6 +35,7 @@ MEASUREMENT_COLUMNS = (
     "major_axis_px",
     "minor_axis_px",
     "mask_score",
+    "predicted_iou",
     "present",
     "n_fragments",
     "at_edge",
@@ -86,6 +87,7 @@ def measure_frame(
     frame: int,
     particle_ids: Sequence[int],
     scores: Sequence[float] | np.ndarray | None = None,
+    predicted_ious: Sequence[float] | np.ndarray | None = None,
 ) -> list[dict[str, float | int | bool]]:
     """Measure the masks of every object on one frame.
 
@@ -98,7 +100,10 @@ def measure_frame(
     particle_ids
         Particle id of each mask, in order.
     scores
-        Optional per-object mask score (e.g. SAM 2's predicted IoU or object-presence probability); NaN if absent.
+        Optional per-object mask score (the tracker writes SAM 2's object-presence probability); NaN if absent.
+    predicted_ious
+        Optional per-object IoU of the mask with the particle as the model predicts it (SAM 2's IoU head); NaN if
+        absent. A low value marks a doubtful position (``samem analyze --min-iou``).
 
     Returns
     -------
@@ -109,14 +114,15 @@ def measure_frame(
         raise ValueError(f"masks of shape {masks.shape} do not match {len(particle_ids)} particle ids")
     rows = []
     for index, particle in enumerate(particle_ids):
-        score = float(scores[index]) if scores is not None else float("nan")
+        scored = {"mask_score": float(scores[index]) if scores is not None else float("nan"),
+                  "predicted_iou": float(predicted_ious[index]) if predicted_ious is not None else float("nan")}
         component, count = largest_component(masks[index])
         row: dict[str, float | int | bool] = {"frame": int(frame), "particle": int(particle)}
         if count == 0:
             row |= {column: float("nan") for column in MEASUREMENT_COLUMNS[2:9]}
-            row |= {"area_px": 0.0, "mask_score": score, "present": False, "n_fragments": 0, "at_edge": False}
+            row |= {"area_px": 0.0, **scored, "present": False, "n_fragments": 0, "at_edge": False}
         else:
-            row |= shape_moments(component) | {"mask_score": score, "present": True, "n_fragments": count}
+            row |= shape_moments(component) | scored | {"present": True, "n_fragments": count}
             row["at_edge"] = touches_border(component)
         rows.append(row)
     return rows

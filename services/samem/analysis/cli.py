@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from samem.argtypes import int_list, non_negative_float, positive_float, positive_int
+from samem.argtypes import fraction, int_list, positive_float, positive_int
 
 EPILOG = (
     "Outputs in OUT: stats.json, msd.csv, particles.csv, drift.csv, vanhove.csv, vacf.csv, four PNG figures and "
@@ -14,6 +14,10 @@ EPILOG = (
 KEEP_EDGE_HELP = (
     "keep positions whose mask touches the frame edge (at_edge column; by default they are gaps: the particle is "
     "cut by the edge of the field of view and its centroid biased inward)"
+)
+MIN_IOU_HELP = (
+    "take positions whose predicted_iou (the model's estimate of its mask's IoU) is below P as gaps: masks that "
+    "slid onto a neighbour or stayed behind a particle that left; 0.6 on crowded videos (README; default: keep all)"
 )
 
 
@@ -35,20 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--vanhove-lags", type=int_list, default=[1, 4, 16], help="lags in frames (default 1,4,16)")
     p.add_argument("--vacf-lags", type=positive_int, default=20, help="largest VACF lag in frames (default 20)")
     p.add_argument(
-        "--exposure-fraction", type=_fraction, default=1.0,
+        "--exposure-fraction", type=fraction, default=1.0,
         help="exposure time / frame interval in [0, 1]; motion blur R = value/6 (default 1: continuous exposure, "
         "0: instantaneous positions such as simulator ground truth)",
     )
     p.add_argument("--subtract-drift", action="store_true", help="remove the ensemble drift first")
     p.add_argument("--keep-edge", action="store_true", help=KEEP_EDGE_HELP)
+    p.add_argument("--min-iou", type=fraction, metavar="P", help=MIN_IOU_HELP)
     p.set_defaults(handler=run)
-
-
-def _fraction(text: str) -> float:
-    value = non_negative_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from samem.io.tables import read_trajectories
 
     check_writable_dir(args.out)
-    tracks = read_trajectories(args.trajectories, keep_edge=args.keep_edge)
+    tracks = read_trajectories(args.trajectories, keep_edge=args.keep_edge, min_iou=args.min_iou)
     result = analyze(
         tracks, px_nm=args.px_nm, fps=args.fps, max_lag=args.max_lag, fit_lags=args.fit_lags,
         alpha_lags=args.alpha_lags, min_length=args.min_length, vanhove_lags=args.vanhove_lags,

@@ -13,13 +13,16 @@ from samem.errors import InputError
 TRACK_COLUMNS = ("frame", "particle", "x", "y")
 
 
-def read_trajectories(path: str | os.PathLike[str], *, keep_edge: bool = False) -> pd.DataFrame:
+def read_trajectories(
+    path: str | os.PathLike[str], *, keep_edge: bool = False, min_iou: float | None = None
+) -> pd.DataFrame:
     """Read and validate a trajectory CSV.
 
     The table must have the columns ``frame``, ``particle``, ``x`` and ``y`` (x = column, y = row, in pixels);
     other columns are kept. Rows whose optional ``present`` column is false (objects the tracker lost on that
     frame, written with NaN positions) and, unless ``keep_edge``, rows whose optional ``at_edge`` column is true
-    (particles cut by the frame edge, see :func:`drop_edge_rows`) are dropped: they are gaps, not observations.
+    (particles cut by the frame edge, see :func:`drop_edge_rows`) are dropped: they are gaps, not observations;
+    so are rows whose ``predicted_iou`` is below ``min_iou`` when it is given (:func:`drop_doubtful_rows`).
     Raises :class:`~samem.errors.InputError` with a one-line message for a missing or empty file, missing
     columns, non-numeric or NaN values, non-integer frames or particle ids, and duplicate (frame, particle) rows.
     """
@@ -32,7 +35,8 @@ def read_trajectories(path: str | os.PathLike[str], *, keep_edge: bool = False) 
         raise InputError(f"trajectory file {str(source)!r} is empty") from e
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise InputError(f"trajectory file {str(source)!r} is not a readable CSV: {str(e).splitlines()[0]}") from e
-    return validate_trajectories(observed_rows(table, keep_edge=keep_edge)[0], name=str(source))
+    observed = drop_doubtful_rows(observed_rows(table, keep_edge=keep_edge)[0], min_iou)
+    return validate_trajectories(observed, name=str(source))
 
 
 def observed_rows(table: pd.DataFrame, *, keep_edge: bool = False) -> tuple[pd.DataFrame, int]:
@@ -61,6 +65,21 @@ def drop_edge_rows(table: pd.DataFrame) -> pd.DataFrame:
     if "at_edge" not in table.columns:
         return table
     return table[~_flags(table.assign(at_edge=table["at_edge"].fillna(False)), "at_edge")]
+
+
+def drop_doubtful_rows(table: pd.DataFrame, min_iou: float | None) -> pd.DataFrame:
+    """Remove the rows whose ``predicted_iou`` (the model's estimate of the mask's IoU) is below ``min_iou``.
+
+    Masks that have slid onto a neighbour or stayed behind a particle that left the field have low predicted IoU;
+    taken as gaps, their positions no longer inflate the MSD (README, Analyse trajectories). ``min_iou`` None, a
+    table without the column and blank cells keep every row. InputError if the column is not numeric.
+    """
+    if min_iou is None or "predicted_iou" not in table.columns:
+        return table
+    values = pd.to_numeric(table["predicted_iou"], errors="coerce")
+    if values.isna().sum() > table["predicted_iou"].isna().sum():
+        raise InputError("column 'predicted_iou' must hold numbers (the model's predicted IoU of each mask)")
+    return table[~(values < min_iou)]
 
 
 def _flags(table: pd.DataFrame, column: str) -> np.ndarray:

@@ -29,7 +29,9 @@ class MeasuredFrame:
         *,
         logits: np.ndarray | None = None,
         scores: Sequence[float] | None = None,
+        predicted_ious: Sequence[float] | None = None,
     ) -> MeasuredFrame:
         """Measure the masks (n_objects, H, W) of ``frame``; overlaps go to the larger logit."""
-        rows = measure_frame(masks, frame=frame, particle_ids=particle_ids, scores=scores)
+        rows = measure_frame(masks, frame=frame, particle_ids=particle_ids, scores=scores,
+                             predicted_ious=predicted_ious)  # fmt: skip
         return cls(frame=frame, rows=rows, labels=masks_to_labels(masks, particle_ids, logits=logits))

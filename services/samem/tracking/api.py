@@ -263,10 +263,13 @@ def presence_probabilities(result: FrameResult) -> np.ndarray:
 
 
 def measure_result(result: FrameResult) -> MeasuredFrame:
-    """A tracked frame's measurement rows (``mask_score``: presence probability) and label image."""
+    """A tracked frame's measurement rows and label image.
+
+    ``mask_score`` is the presence probability, ``predicted_iou`` the IoU head's estimate for the mask.
+    """
     return MeasuredFrame.from_masks(
         result.frame, result.masks, result.particle_ids, logits=result.mask_logits,
-        scores=presence_probabilities(result),
+        scores=presence_probabilities(result), predicted_ious=result.ious.astype(np.float64).reshape(-1),
     )  # fmt: skip
 
 

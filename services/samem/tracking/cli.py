@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from samem.analysis.cli import KEEP_EDGE_HELP
-from samem.argtypes import non_negative_int, positive_float, zoom_choice
+from samem.analysis.cli import KEEP_EDGE_HELP, MIN_IOU_HELP
+from samem.argtypes import fraction, non_negative_int, positive_float, zoom_choice
 
 EPILOG = (
     "Writes OUT/trajectories.csv (frame, particle, x, y, area_px, ..., present, n_fragments, at_edge), OUT/masks.tif "
@@ -51,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--px-nm", type=positive_float, help="pixel size in nm (default: from the file's metadata)")
     g.add_argument("--fps", type=positive_float, help="frames per second (default: from the file's metadata)")
     g.add_argument("--keep-edge", action="store_true", help=KEEP_EDGE_HELP)
+    g.add_argument("--min-iou", type=fraction, metavar="P", help=MIN_IOU_HELP)
     p.set_defaults(handler=run)
 
 
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if args.analyze:
         from samem.analysis.pipeline import analyze
         from samem.analysis.writer import write_analysis
-        from samem.io.tables import observed_rows, validate_trajectories
+        from samem.io.tables import drop_doubtful_rows, observed_rows, validate_trajectories
 
         inside, at_edge = observed_rows(result.trajectories, keep_edge=args.keep_edge)
         if inside.empty and not at_edge:
@@ -106,7 +107,14 @@ def run(args: argparse.Namespace) -> int:
         if inside.empty:
             raise InputError(f"every tracked position touches the frame edge, so there is nothing to analyse "
                              f"(tracking results are in {args.out}; --keep-edge analyses them anyway)")
-        table = validate_trajectories(inside, name="tracked trajectories")
+        confident = drop_doubtful_rows(inside, args.min_iou)
+        if len(confident) < len(inside):
+            print(f"analysis: {len(inside) - len(confident)} position(s) with predicted_iou below {args.min_iou}"
+                  " left out as gaps")
+        if confident.empty:
+            raise InputError(f"every position left has predicted_iou below {args.min_iou}, so there is nothing to"
+                             f" analyse (tracking results are in {args.out}; lower --min-iou)")
+        table = validate_trajectories(confident, name="tracked trajectories")
         analysis = analyze(table, px_nm=px_nm, fps=fps)
         write_analysis(analysis, Path(args.out) / "analysis", source=str(Path(args.out) / "trajectories.csv"))
         print(analysis.summary())
