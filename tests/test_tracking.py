@@ -86,37 +86,31 @@ def test_track_cli_writes_every_output_and_analysis(
     assert (out / "analysis" / "report.html").is_file()
 
 
-def test_track_cli_analysis_leaves_out_positions_cut_by_the_frame_edge_and_says_so_when_none_remain(
-    video: Path, present_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("extra", "gaps", "left_out", "refusal", "hint"),
+    [([], lambda t: t.at_edge, "position(s) of particles cut by the frame edge left out",
+      "every tracked position touches the frame edge", "--keep-edge"),
+     (["--keep-edge", "--min-iou", "1"], lambda t: t.predicted_iou < 1,
+      "position(s) with predicted_iou below 1.0 left out", "every position left has predicted_iou below 1.0",
+      "--min-iou")],
+    ids=["edge", "min-iou"],
+)
+def test_track_cli_analysis_says_what_it_left_out_as_gaps_and_refuses_when_none_remain(
+    extra, gaps, left_out, refusal, hint, video: Path, present_checkpoint: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    out = tmp_path / "out"
-    code, printed, err = run_cli_output(
-        ["track", str(video), "--box", "29.5,19.5,39.5,29.5", "--model", f"samem-compact:{present_checkpoint}",
-         "--out", str(out), "--no-progress", "--overlay", "none", "--analyze", "--px-nm", "0.5", "--fps", "10"],
-        capsys,
-    )
-    assert code == 2 and "Traceback" not in err
-    assert f"{N_FRAMES} position(s) of particles cut by the frame edge left out" in printed
-    assert "every tracked position touches the frame edge" in err and "--keep-edge" in err
-    assert pd.read_csv(out / "trajectories.csv").at_edge.sum() == N_FRAMES  # the tracking results stay
-    assert not (out / "analysis").exists()
-
-
-def test_track_cli_analysis_takes_positions_below_min_iou_as_gaps_and_says_so_when_none_remain(
-    video: Path, present_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+    """Random weights: every mask fills the frame (at the edge) with a predicted IoU below 1."""
     out = tmp_path / "out"
     code, printed, err = run_cli_output(
         ["track", str(video), "--box", "29.5,19.5,39.5,29.5", "--model", f"samem-compact:{present_checkpoint}",
          "--out", str(out), "--no-progress", "--overlay", "none", "--analyze", "--px-nm", "0.5", "--fps", "10",
-         "--keep-edge", "--min-iou", "1"],
+         *extra],
         capsys,
     )
     assert code == 2 and "Traceback" not in err
-    table = pd.read_csv(out / "trajectories.csv")  # the tracking results stay
-    assert (table.predicted_iou < 1).all()
-    assert f"{N_FRAMES} position(s) with predicted_iou below 1.0 left out" in printed
-    assert "every position left has predicted_iou below 1.0" in err and "--min-iou" in err
+    assert f"{N_FRAMES} {left_out}" in printed
+    assert refusal in err and hint in err
+    assert gaps(pd.read_csv(out / "trajectories.csv")).sum() == N_FRAMES  # the tracking results stay
     assert not (out / "analysis").exists()
 
 
