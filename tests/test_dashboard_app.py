@@ -430,6 +430,12 @@ def test_positions_at_the_frame_edge_are_left_out_of_the_statistics_unless_the_u
     assert not app.exception and not _errors(app), _errors(app)
     stats = [d.value for d in app.dataframe if "exponent α" in d.value.columns]
     assert stats and stats[0]["particle"].tolist() == ["1", "2", "ensemble"]
+    doubt = next(n for n in app.number_input if (n.key or "").startswith("min-iou-"))
+    assert doubt.value == 0.0
+    doubt.set_value(1.0)  # every mask of random weights has a predicted IoU below 1: nothing is left to analyse
+    next(b for b in app.button if b.proto.label.endswith("ompute statistics")).click().run()  # the form's submit
+    (error,) = _errors(app)
+    assert "every position left has a predicted IoU below min_iou 1.0" in error
 
 
 def test_a_failed_statistics_job_is_a_sentence_in_its_tab_and_the_masks_stay(

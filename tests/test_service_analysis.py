@@ -19,7 +19,7 @@ def rows_of_a_particle_walking_off(n_frames: int, exit_frame: int) -> list[dict]
         mask = np.zeros((1, 40, 60), bool)
         x0 = 10 + 2 * frame if frame < exit_frame else 56
         mask[0, 16:24, x0 : x0 + 8] = True
-        rows += measure_frame(mask, frame=frame, particle_ids=[1], scores=[0.9])
+        rows += measure_frame(mask, frame=frame, particle_ids=[1], scores=[0.9], predicted_ious=[0.85])
     return rows
 
 
@@ -32,10 +32,24 @@ def test_positions_at_the_edge_are_gaps_unless_kept() -> None:
 
 def test_a_failure_after_leaving_out_edge_positions_says_how_many() -> None:
     rows = rows_of_a_particle_walking_off(12, exit_frame=5)
-    with pytest.raises(InputError, match=r"no particle has at least 10 frames .*\(7 position\(s\) touching the frame"):
+    with pytest.raises(InputError, match=r"at least 10 frames .*; left out as gaps: 7 position\(s\) touching the"):
         analyse_rows(rows, PARAMS)
     assert analyse_rows(rows, PARAMS | {"keep_edge": True}).particles["n_frames"].tolist() == [12]
     with pytest.raises(InputError, match="every tracked position touches the frame edge"):
         analyse_rows(rows[5:], PARAMS)
     with pytest.raises(InputError, match=r"no particle has at least 10 frames \(longest: 5\)$"):
         analyse_rows(rows[:5], PARAMS)  # nothing left out: the analysis's own message
+
+
+def test_positions_below_min_iou_are_gaps_and_a_failure_says_how_many() -> None:
+    rows = rows_of_a_particle_walking_off(20, exit_frame=20)
+    for row in rows[12:]:
+        row["predicted_iou"] = 0.3  # the mask slid off the particle
+    assert analyse_rows(rows, PARAMS | {"min_iou": None}).particles["n_frames"].tolist() == [20]
+    assert analyse_rows(rows, PARAMS | {"min_iou": 0.5}).particles["n_frames"].tolist() == [12]
+    for row in rows[6:12]:
+        row["predicted_iou"] = 0.4
+    with pytest.raises(InputError, match=r"at least 10 frames .*: 14 position\(s\) with a predicted IoU below min_iou"):
+        analyse_rows(rows, PARAMS | {"min_iou": 0.5})
+    with pytest.raises(InputError, match=r"every position left has a predicted IoU below min_iou 0\.5"):
+        analyse_rows(rows[6:], PARAMS | {"min_iou": 0.5})

@@ -11,7 +11,7 @@ import pandas as pd
 
 from samem.analysis import AnalysisResult, analyze, write_analysis
 from samem.errors import InputError
-from samem.io.tables import observed_rows, validate_trajectories
+from samem.io.tables import drop_doubtful_rows, observed_rows, validate_trajectories
 from samem.measure import MEASUREMENT_COLUMNS
 from samem.service.records import FAILED, FINAL_STATES, RUNNING, SUCCEEDED
 from samem.service.store import Store
@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 def analyse_rows(rows: list[dict[str, Any]], params: dict[str, Any]) -> AnalysisResult:
     """The analysis of a propagation job's measurement rows with an analysis job's ``params``.
 
-    Positions at the frame edge are gaps unless ``params["keep_edge"]``; when the analysis then fails, the message
-    says how many were left out.
+    Positions at the frame edge are gaps unless ``params["keep_edge"]``, and so are positions whose predicted IoU
+    is below ``params["min_iou"]`` when set; when the analysis then fails, the message says how many were left out.
     """
     inside, at_edge = observed_rows(
         pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS)), keep_edge=params.get("keep_edge", False)
@@ -31,16 +31,23 @@ def analyse_rows(rows: list[dict[str, Any]], params: dict[str, Any]) -> Analysis
     if inside.empty and at_edge:
         raise InputError("every tracked position touches the frame edge, so there is nothing to analyse"
                          " (keep_edge analyses them anyway)")  # fmt: skip
+    min_iou = params.get("min_iou")
+    confident = drop_doubtful_rows(inside, min_iou)
+    if confident.empty and not inside.empty:
+        raise InputError(f"every position left has a predicted IoU below min_iou {min_iou}, so there is nothing to"
+                         " analyse")  # fmt: skip
+    doubtful, inside = len(inside) - len(confident), confident
     try:
         return analyze(
             validate_trajectories(inside), px_nm=float(params["px_nm"]), fps=float(params["fps"]),
             exposure_fraction=float(params["exposure_fraction"]),
         )  # fmt: skip
     except InputError as e:
-        if not at_edge:
+        left_out = [f"{at_edge} position(s) touching the frame edge, which keep_edge keeps"] if at_edge else []
+        left_out += [f"{doubtful} position(s) with a predicted IoU below min_iou {min_iou}"] if doubtful else []
+        if not left_out:
             raise
-        raise InputError(f"{e} ({at_edge} position(s) touching the frame edge were left out;"
-                         " keep_edge keeps them)") from e  # fmt: skip
+        raise InputError(f"{e}; left out as gaps: {' and '.join(left_out)}") from e
 
 
 def run_analysis(job_id: str, *, store: Store) -> str:

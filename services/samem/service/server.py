@@ -443,17 +443,20 @@ class ResultsServicer(_Servicer, rpc.ResultsServicer):
         video = self.store.video(source.video_id, user=source.owner)
         px_nm, fps = request.px_nm or video.px_nm, request.fps or video.fps
         exposure = request.exposure_fraction if request.HasField("exposure_fraction") else 1.0
+        min_iou = request.min_iou if request.HasField("min_iou") else None
         if not (px_nm > 0 and fps > 0):
             raise InputError(f"analysis needs px_nm > 0 and fps > 0 (the video has {video.px_nm}, {video.fps})")
         if not 0 <= exposure <= 1:
             raise InputError(f"exposure_fraction must lie in [0, 1], got {exposure}")
+        if min_iou is not None and not 0 <= min_iou <= 1:
+            raise InputError(f"min_iou must lie in [0, 1], got {min_iou}")
         JobsServicer._check_quota(self, user)  # type: ignore[arg-type]
         now = time.time()
         job = JobRecord(
             job_id=new_id("job"), video_id=video.video_id, owner=user.name, kind=ANALYSIS, state=QUEUED,
             first_frame=0, frames_total=1, created_unix=now, updated_unix=now,
             params={"source_job": source.job_id, "px_nm": px_nm, "fps": fps, "exposure_fraction": exposure,
-                    "keep_edge": request.keep_edge},
+                    "keep_edge": request.keep_edge, "min_iou": min_iou},
         )  # fmt: skip
         self.store.put_job(job)
         self.store.audit.record(AuditEvent(user=user.name, action=START, job_id=job.job_id, video_id=video.video_id,
