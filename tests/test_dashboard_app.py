@@ -352,7 +352,7 @@ def test_tracking_watches_the_job_to_the_end_and_the_results_show_statistics_and
     assert stats and stats[0]["particle"].tolist() == ["1", "2", "ensemble"]
     assert [c.key for c in app.get("plotly_chart")] == ["fig-traj", "fig-msd", "fig-vh", "fig-vacf", "fig-diffusion"]
     frame_table = next(d.value for d in app.dataframe if "area" in d.value.columns)
-    assert list(frame_table.columns) == ["id", "present", "x", "y", "area", "score", "at edge"]
+    assert list(frame_table.columns) == ["id", "present", "x", "y", "area", "score", "IoU est.", "at edge"]
     # the mask overlay over the frame from the service (GetFrame): the video was uploaded by another client
     captions = [str(image.proto) for image in app.get("image")]
     assert any('caption: "frame 0"' in c for c in captions) and not any("masks only" in c for c in captions)

@@ -186,12 +186,12 @@ def _masks(client: Client, job_id: str, video: pb.Video, table: pd.DataFrame) ->
     with right:
         rows = table[table["frame"] == frame]
         names = {"particle": "id", "present": "present", "x": "x", "y": "y", "area_px": "area", "mask_score": "score",
-                 "at_edge": "at edge"}  # fmt: skip
+                 "predicted_iou": "IoU est.", "at_edge": "at edge"}  # fmt: skip
         shown = rows[[c for c in names if c in rows]].rename(columns=names)
         st.markdown(f"**Frame {frame}** (pixels)")
         st.dataframe(
             shown.style.apply(lambda r: [f"background-color: {particle_color(int(r['id']))}55" for _ in r], axis=1)
-            .format({"x": "{:.1f}", "y": "{:.1f}", "area": "{:.0f}", "score": "{:.2f}"}),
+            .format({"x": "{:.1f}", "y": "{:.1f}", "area": "{:.0f}", "score": "{:.2f}", "IoU est.": "{:.2f}"}),
             hide_index=True, width="stretch",
         )  # fmt: skip
 

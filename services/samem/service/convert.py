@@ -73,6 +73,7 @@ def frame_message(frame: int, rows: list[dict[str, Any]]) -> pb.FrameResult:
         particles=[
             pb.ParticleResult(particle=int(r["particle"]), present=bool(r["present"]), x=r["x"], y=r["y"],
                               area_px=r["area_px"], mask_score=r["mask_score"],
+                              predicted_iou=r.get("predicted_iou", math.nan),  # rows stored before: NaN
                               at_edge=bool(r.get("at_edge", False)))  # rows stored before at_edge existed: False
             for r in rows
         ],

@@ -319,7 +319,7 @@ class WatchJobRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., include_results: _Optional[bool] = ...) -> None: ...
 
 class ParticleResult(_message.Message):
-    __slots__ = ("particle", "present", "x", "y", "area_px", "mask_score", "at_edge")
+    __slots__ = ("particle", "present", "x", "y", "area_px", "mask_score", "at_edge", "predicted_iou")
     PARTICLE_FIELD_NUMBER: _ClassVar[int]
     PRESENT_FIELD_NUMBER: _ClassVar[int]
     X_FIELD_NUMBER: _ClassVar[int]
@@ -327,6 +327,7 @@ class ParticleResult(_message.Message):
     AREA_PX_FIELD_NUMBER: _ClassVar[int]
     MASK_SCORE_FIELD_NUMBER: _ClassVar[int]
     AT_EDGE_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_IOU_FIELD_NUMBER: _ClassVar[int]
     particle: int
     present: bool
     x: float
@@ -334,7 +335,8 @@ class ParticleResult(_message.Message):
     area_px: float
     mask_score: float
     at_edge: bool
-    def __init__(self, particle: _Optional[int] = ..., present: _Optional[bool] = ..., x: _Optional[float] = ..., y: _Optional[float] = ..., area_px: _Optional[float] = ..., mask_score: _Optional[float] = ..., at_edge: _Optional[bool] = ...) -> None: ...
+    predicted_iou: float
+    def __init__(self, particle: _Optional[int] = ..., present: _Optional[bool] = ..., x: _Optional[float] = ..., y: _Optional[float] = ..., area_px: _Optional[float] = ..., mask_score: _Optional[float] = ..., at_edge: _Optional[bool] = ..., predicted_iou: _Optional[float] = ...) -> None: ...
 
 class FrameResult(_message.Message):
     __slots__ = ("frame", "particles")
