@@ -134,6 +134,10 @@ def test_analysis_job_returns_the_statistics_and_plots(stack: Stack, video: tupl
         # random weights: the masks fill the frame, so every position touches its edge and is a gap by default
         edge = client.wait(client.start_analysis(job.job_id).job_id, timeout_s=60)
         assert edge.state == pb.FAILED and "frame edge" in edge.error, edge.error
+        with pytest.raises(ClientError, match=r"INVALID_ARGUMENT: min_iou must lie in \[0, 1\], got 1\.5"):
+            client.start_analysis(job.job_id, keep_edge=True, min_iou=1.5)
+        doubtful = client.wait(client.start_analysis(job.job_id, keep_edge=True, min_iou=1.0).job_id, timeout_s=60)
+        assert doubtful.state == pb.FAILED and "predicted IoU below min_iou 1.0" in doubtful.error, doubtful.error
         started = client.start_analysis(job.job_id, exposure_fraction=0.0, keep_edge=True)
         analysis_job = client.wait(started.job_id, timeout_s=60)
         assert analysis_job.state == pb.SUCCEEDED, analysis_job.error
