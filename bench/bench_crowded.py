@@ -51,13 +51,18 @@ def simulated(seed: int, cache: Path) -> Path:
     return out
 
 
+def frame_j(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """J of each frame of boolean stacks [T, H, W] of one particle (absent from both: 1)."""
+    union = (pred | true).sum((1, 2))
+    return np.where(union > 0, (pred & true).sum((1, 2)) / np.maximum(union, 1), 1.0)
+
+
 def particle_scores(masks: np.ndarray, truth: np.ndarray) -> list[dict[str, float]]:
     """J in view, J over all frames and leftover frames of every particle of label stacks ``truth``."""
     rows = []
     for particle in (int(p) for p in np.unique(truth) if p):
         pred, true = masks == particle, truth == particle
-        union = (pred | true).sum((1, 2))
-        j = np.where(union > 0, (pred & true).sum((1, 2)) / np.maximum(union, 1), 1.0)
+        j = frame_j(pred, true)
         in_view = true.any((1, 2))
         rows.append({"particle": particle, "J_in_view": float(j[in_view].mean()), "J_all": float(j.mean()),
                      "frames_out": int((~in_view).sum()),
@@ -73,15 +78,15 @@ def analysis_checks(trajectories: pd.DataFrame, meta: dict) -> dict[str, float |
 
     ``D_iouP`` is the D ratio with positions of predicted IoU below P also taken as gaps (P in :data:`IOU_GATES`).
     """
-    inside, _ = observed_rows(trajectories)
     true_d = float(np.mean([p["D_nm2_s"] for p in meta["particles"]]))
 
-    def d_ratio(table: pd.DataFrame) -> tuple[float, dict]:
-        result = analyze(validate_trajectories(table), px_nm=meta["px_nm"], fps=meta["fps"], n_bootstrap=0)
+    def d_ratio(min_iou: float | None) -> tuple[float, dict]:
+        inside = observed_rows(trajectories, min_iou=min_iou).rows
+        result = analyze(validate_trajectories(inside), px_nm=meta["px_nm"], fps=meta["fps"], n_bootstrap=0)
         return result.ensemble["cve"]["D_nm2_s"] / true_d, result
 
-    ratio, result = d_ratio(inside)
-    gated = {f"D_iou{p}": d_ratio(drop_doubtful_rows(inside, p))[0] for p in IOU_GATES}
+    ratio, result = d_ratio(None)
+    gated = {f"D_iou{p}": d_ratio(p)[0] for p in IOU_GATES}
     return {"D_ratio": ratio, **gated, "D_differ": bool(result.ensemble["cve"]["particles_differ"]),
             "pairs": len(result.coincident)}  # fmt: skip
 
@@ -89,21 +94,20 @@ def analysis_checks(trajectories: pd.DataFrame, meta: dict) -> dict[str, float |
 def row_j(trajectories: pd.DataFrame, masks: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """J of each trajectory row's mask (label stacks ``masks`` and ``truth``; absent from both: 1)."""
     scores = np.empty(len(trajectories))
-    for k, (frame, particle) in enumerate(zip(trajectories.frame, trajectories.particle, strict=True)):
-        pred, true = masks[frame] == particle, truth[frame] == particle
-        union = np.count_nonzero(pred | true)
-        scores[k] = np.count_nonzero(pred & true) / union if union else 1.0
+    particles, frames = trajectories.particle.to_numpy(), trajectories.frame.to_numpy()
+    for particle in np.unique(particles):
+        rows = particles == particle
+        scores[rows] = frame_j(masks == particle, truth == particle)[frames[rows]]
     return scores
 
 
 def kept_by_gates(trajectories: pd.DataFrame, j: np.ndarray) -> dict[str, int]:
     """Present positions, and those with J >= 0.5 and J < 0.1, in all and above each gate (columns n_*)."""
     present = trajectories.present.to_numpy(bool)
-    iou = trajectories.predicted_iou.to_numpy(float)
     counts = {}
     for name, chosen in (("all", present), ("good", present & (j >= 0.5)), ("bad", present & (j < 0.1))):
         counts[f"n_{name}"] = int(chosen.sum())
-        counts |= {f"n_{name}_iou{p}": int((chosen & (iou >= p)).sum()) for p in IOU_GATES}
+        counts |= {f"n_{name}_iou{p}": len(drop_doubtful_rows(trajectories[chosen], p)) for p in IOU_GATES}
     return counts
 
 

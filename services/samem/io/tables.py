@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -35,19 +36,27 @@ def read_trajectories(
         raise InputError(f"trajectory file {str(source)!r} is empty") from e
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise InputError(f"trajectory file {str(source)!r} is not a readable CSV: {str(e).splitlines()[0]}") from e
-    observed = drop_doubtful_rows(observed_rows(table, keep_edge=keep_edge)[0], min_iou)
-    return validate_trajectories(observed, name=str(source))
+    return validate_trajectories(observed_rows(table, keep_edge=keep_edge, min_iou=min_iou).rows, name=str(source))
 
 
-def observed_rows(table: pd.DataFrame, *, keep_edge: bool = False) -> tuple[pd.DataFrame, int]:
-    """The rows that are observations, and how many present rows were left out at the frame edge.
+class Observed(NamedTuple):
+    """The rows that are observations, and how many present rows were left out as gaps, and why."""
+
+    rows: pd.DataFrame
+    at_edge: int  # cut by the frame edge
+    doubtful: int  # predicted IoU below min_iou (of those not at the edge)
+
+
+def observed_rows(table: pd.DataFrame, *, keep_edge: bool = False, min_iou: float | None = None) -> Observed:
+    """The rows that are observations, and how many present rows were left out at the frame edge and as doubtful.
 
     Absent rows (:func:`drop_absent_rows`) are gaps; so are rows at the frame edge (:func:`drop_edge_rows`) unless
-    ``keep_edge``.
+    ``keep_edge``, and rows whose predicted IoU is below ``min_iou`` (:func:`drop_doubtful_rows`).
     """
     present = drop_absent_rows(table)
-    observed = present if keep_edge else drop_edge_rows(present)
-    return observed, len(present) - len(observed)
+    inside = present if keep_edge else drop_edge_rows(present)
+    observed = drop_doubtful_rows(inside, min_iou)
+    return Observed(observed, at_edge=len(present) - len(inside), doubtful=len(inside) - len(observed))
 
 
 def drop_absent_rows(table: pd.DataFrame) -> pd.DataFrame:

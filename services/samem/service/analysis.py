@@ -11,7 +11,7 @@ import pandas as pd
 
 from samem.analysis import AnalysisResult, analyze, write_analysis
 from samem.errors import InputError
-from samem.io.tables import drop_doubtful_rows, observed_rows, validate_trajectories
+from samem.io.tables import observed_rows, validate_trajectories
 from samem.measure import MEASUREMENT_COLUMNS
 from samem.service.records import FAILED, FINAL_STATES, RUNNING, SUCCEEDED
 from samem.service.store import Store
@@ -25,18 +25,17 @@ def analyse_rows(rows: list[dict[str, Any]], params: dict[str, Any]) -> Analysis
     Positions at the frame edge are gaps unless ``params["keep_edge"]``, and so are positions whose predicted IoU
     is below ``params["min_iou"]`` when set; when the analysis then fails, the message says how many were left out.
     """
-    inside, at_edge = observed_rows(
-        pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS)), keep_edge=params.get("keep_edge", False)
-    )
-    if inside.empty and at_edge:
+    min_iou = params.get("min_iou")
+    inside, at_edge, doubtful = observed_rows(
+        pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS)), keep_edge=params.get("keep_edge", False),
+        min_iou=min_iou,
+    )  # fmt: skip
+    if inside.empty and at_edge and not doubtful:
         raise InputError("every tracked position touches the frame edge, so there is nothing to analyse"
                          " (keep_edge analyses them anyway)")  # fmt: skip
-    min_iou = params.get("min_iou")
-    confident = drop_doubtful_rows(inside, min_iou)
-    if confident.empty and not inside.empty:
+    if inside.empty and doubtful:
         raise InputError(f"every position left has a predicted IoU below min_iou {min_iou}, so there is nothing to"
                          " analyse")  # fmt: skip
-    doubtful, inside = len(inside) - len(confident), confident
     try:
         return analyze(
             validate_trajectories(inside), px_nm=float(params["px_nm"]), fps=float(params["fps"]),

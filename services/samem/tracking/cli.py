@@ -95,26 +95,25 @@ def run(args: argparse.Namespace) -> int:
     if args.analyze:
         from samem.analysis.pipeline import analyze
         from samem.analysis.writer import write_analysis
-        from samem.io.tables import drop_doubtful_rows, observed_rows, validate_trajectories
+        from samem.io.tables import observed_rows, validate_trajectories
 
-        inside, at_edge = observed_rows(result.trajectories, keep_edge=args.keep_edge)
-        if inside.empty and not at_edge:
+        observed = observed_rows(result.trajectories, keep_edge=args.keep_edge, min_iou=args.min_iou)
+        if observed.rows.empty and not observed.at_edge and not observed.doubtful:
             raise InputError(f"no particle was found on any tracked frame, so there is nothing to analyse "
                              f"(tracking results are in {args.out})")
-        if at_edge:
-            print(f"analysis: {at_edge} position(s) of particles cut by the frame edge left out"
+        if observed.at_edge:
+            print(f"analysis: {observed.at_edge} position(s) of particles cut by the frame edge left out"
                   " as gaps (their centroids are biased inward; at_edge in trajectories.csv)")
-        if inside.empty:
+        if observed.rows.empty and not observed.doubtful:
             raise InputError(f"every tracked position touches the frame edge, so there is nothing to analyse "
                              f"(tracking results are in {args.out}; --keep-edge analyses them anyway)")
-        confident = drop_doubtful_rows(inside, args.min_iou)
-        if len(confident) < len(inside):
-            print(f"analysis: {len(inside) - len(confident)} position(s) with predicted_iou below {args.min_iou}"
+        if observed.doubtful:
+            print(f"analysis: {observed.doubtful} position(s) with predicted_iou below {args.min_iou}"
                   " left out as gaps")
-        if confident.empty:
+        if observed.rows.empty:
             raise InputError(f"every position left has predicted_iou below {args.min_iou}, so there is nothing to"
                              f" analyse (tracking results are in {args.out}; lower --min-iou)")
-        table = validate_trajectories(confident, name="tracked trajectories")
+        table = validate_trajectories(observed.rows, name="tracked trajectories")
         analysis = analyze(table, px_nm=px_nm, fps=fps)
         write_analysis(analysis, Path(args.out) / "analysis", source=str(Path(args.out) / "trajectories.csv"))
         print(analysis.summary())
