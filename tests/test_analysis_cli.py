@@ -188,11 +188,17 @@ def test_positions_with_low_predicted_iou_are_gaps_with_min_iou(tmp_path: Path, 
     table.loc[(table.particle == 2) & (table.frame == 10), "predicted_iou"] = np.nan  # a blank cell keeps its row
     path = tmp_path / "tracks.csv"
     table.to_csv(path, index=False)
-    stats = {}
+    stats, printed = {}, {}
     for name, extra in (("all", []), ("gated", ["--min-iou", "0.5"])):
         out = tmp_path / name
         assert run_cli(["analyze", str(path), "--px-nm", "1.5", "--fps", "10", "--out", str(out), *extra]) == 0
-        stats[name] = json.loads((out / "stats.json").read_text())
+        stats[name], printed[name] = json.loads((out / "stats.json").read_text()), capsys.readouterr().out
+    assert "15 position(s) with predicted_iou below 0.5 left out as gaps" in printed["gated"]
+    assert "left out" not in printed["all"]
+    assert stats["gated"]["gaps"] == {"keep_edge": False, "at_edge": 0, "min_iou": 0.5, "doubtful": 15}
+    assert stats["all"]["gaps"] == {"keep_edge": False, "at_edge": 0, "min_iou": None, "doubtful": 0}
+    report = (tmp_path / "gated" / "report.html").read_text()
+    assert "Positions cut by the frame edge: 0 left out as gaps; 15 with predicted IoU below 0.5 left out" in report
     particles = {name: {p["particle"]: p for p in s["particles"]} for name, s in stats.items()}
     assert particles["all"][1]["n_frames"] == 40 and particles["gated"][1]["n_frames"] == 25
     assert particles["gated"][2]["n_frames"] == 40
@@ -209,18 +215,37 @@ def test_positions_with_low_predicted_iou_are_gaps_with_min_iou(tmp_path: Path, 
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
-def test_positions_at_the_frame_edge_are_gaps_unless_keep_edge(tmp_path: Path) -> None:
+def test_positions_at_the_frame_edge_are_gaps_unless_keep_edge(tmp_path: Path, capsys) -> None:
     rng = np.random.default_rng(2)
     table = to_table(brownian(rng, 4, 40, 200.0, 0.1), 1.5).assign(present=True, at_edge=False)
     table.loc[table.particle == 3, "at_edge"] = True  # one particle cut by the edge all along
     table.loc[(table.particle == 0) & (table.frame >= 30), "at_edge"] = True  # another from frame 30 on
     path = tmp_path / "tracks.csv"
     table.to_csv(path, index=False)
-    stats = {}
+    stats, printed = {}, {}
     for name, extra in (("default", []), ("kept", ["--keep-edge"])):
         out = tmp_path / name
         assert run_cli(["analyze", str(path), "--px-nm", "1.5", "--fps", "10", "--out", str(out), *extra]) == 0
-        stats[name] = json.loads((out / "stats.json").read_text())
+        stats[name], printed[name] = json.loads((out / "stats.json").read_text()), capsys.readouterr().out
+    assert "50 position(s) of particles cut by the frame edge left out as gaps" in printed["default"]
+    assert "left out" not in printed["kept"] and stats["kept"]["gaps"]["keep_edge"] is True
+    assert stats["default"]["gaps"]["at_edge"] == 50
     assert stats["default"]["n_particles"] == 3 and stats["kept"]["n_particles"] == 4
     lengths = {name: {p["particle"]: p["n_frames"] for p in s["particles"]} for name, s in stats.items()}
     assert lengths["default"][0] == 30 and lengths["kept"][0] == 40
+
+
+def test_a_table_whose_every_position_is_a_gap_is_refused_in_one_line(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "tracks.csv"
+    table = to_table(brownian(np.random.default_rng(1), 2, 20, 200.0, 0.1), 1.5)
+    table.assign(present=False).to_csv(path, index=False)
+    code = run_cli(["analyze", str(path), "--px-nm", "1.5", "--fps", "10", "--out", str(tmp_path / "a")])
+    err = capsys.readouterr().err
+    assert_clean_failure(code, err)
+    assert "no particle is present on any frame" in err
+    table.assign(present=True, at_edge=True).to_csv(path, index=False)
+    code = run_cli(["analyze", str(path), "--px-nm", "1.5", "--fps", "10", "--out", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert_clean_failure(code, err)
+    assert "every tracked position touches the frame edge" in err and "--keep-edge" in err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

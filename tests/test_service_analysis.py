@@ -5,11 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from samem.analysis.positions import Gaps
 from samem.errors import InputError
 from samem.measure import measure_frame
 from samem.service.analysis import analyse_rows
 
 PARAMS = {"px_nm": 0.5, "fps": 20.0, "exposure_fraction": 1.0}
+
+
+def analysed_lengths(rows: list[dict], params: dict) -> list[int]:
+    """Frames per analysed particle."""
+    return analyse_rows(rows, params)[0].particles["n_frames"].tolist()
 
 
 def rows_of_a_particle_walking_off(n_frames: int, exit_frame: int) -> list[dict]:
@@ -26,15 +32,17 @@ def rows_of_a_particle_walking_off(n_frames: int, exit_frame: int) -> list[dict]
 def test_positions_at_the_edge_are_gaps_unless_kept() -> None:
     rows = rows_of_a_particle_walking_off(20, exit_frame=15)
     assert [r["at_edge"] for r in rows] == [False] * 15 + [True] * 5
-    assert analyse_rows(rows, PARAMS).particles["n_frames"].tolist() == [15]
-    assert analyse_rows(rows, PARAMS | {"keep_edge": True}).particles["n_frames"].tolist() == [20]
+    result, gaps = analyse_rows(rows, PARAMS)
+    assert result.particles["n_frames"].tolist() == [15]
+    assert gaps == Gaps(keep_edge=False, at_edge=5, min_iou=None, doubtful=0)
+    assert analysed_lengths(rows, PARAMS | {"keep_edge": True}) == [20]
 
 
 def test_a_failure_after_leaving_out_edge_positions_says_how_many() -> None:
     rows = rows_of_a_particle_walking_off(12, exit_frame=5)
     with pytest.raises(InputError, match=r"at least 10 frames .*; left out as gaps: 7 position\(s\) touching the"):
         analyse_rows(rows, PARAMS)
-    assert analyse_rows(rows, PARAMS | {"keep_edge": True}).particles["n_frames"].tolist() == [12]
+    assert analysed_lengths(rows, PARAMS | {"keep_edge": True}) == [12]
     with pytest.raises(InputError, match="every tracked position touches the frame edge"):
         analyse_rows(rows[5:], PARAMS)
     with pytest.raises(InputError, match=r"no particle has at least 10 frames \(longest: 5\)$"):
@@ -45,8 +53,10 @@ def test_positions_below_min_iou_are_gaps_and_a_failure_says_how_many() -> None:
     rows = rows_of_a_particle_walking_off(20, exit_frame=20)
     for row in rows[12:]:
         row["predicted_iou"] = 0.3  # the mask slid off the particle
-    assert analyse_rows(rows, PARAMS | {"min_iou": None}).particles["n_frames"].tolist() == [20]
-    assert analyse_rows(rows, PARAMS | {"min_iou": 0.5}).particles["n_frames"].tolist() == [12]
+    assert analysed_lengths(rows, PARAMS | {"min_iou": None}) == [20]
+    result, gaps = analyse_rows(rows, PARAMS | {"min_iou": 0.5})
+    assert result.particles["n_frames"].tolist() == [12]
+    assert gaps == Gaps(keep_edge=False, at_edge=0, min_iou=0.5, doubtful=8)
     for row in rows[6:12]:
         row["predicted_iou"] = 0.4
     with pytest.raises(InputError, match=r"at least 10 frames .*: 14 position\(s\) with a predicted IoU below min_iou"):

@@ -17,7 +17,8 @@ KEEP_EDGE_HELP = (
 )
 MIN_IOU_HELP = (
     "take positions whose predicted_iou (the model's estimate of its mask's IoU) is below P as gaps: masks that "
-    "slid onto a neighbour or stayed behind a particle that left; 0.6 on crowded videos (README; default: keep all)"
+    "slid onto a neighbour or stayed behind a particle that left; 0.6 on crowded videos (README; default: keep "
+    "all, as the gate also drops good positions of small or faint particles)"
 )
 
 
@@ -52,18 +53,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read, analyse, write; print a short summary to stdout."""
     from samem.analysis.pipeline import analyze
+    from samem.analysis.positions import analysed_positions
     from samem.analysis.writer import write_analysis
     from samem.io.output import check_writable_dir
-    from samem.io.tables import read_trajectories
+    from samem.io.tables import read_trajectory_csv
 
     check_writable_dir(args.out)
-    tracks = read_trajectories(args.trajectories, keep_edge=args.keep_edge, min_iou=args.min_iou)
+    tracks, gaps = analysed_positions(
+        read_trajectory_csv(args.trajectories), keep_edge=args.keep_edge, min_iou=args.min_iou,
+        name=str(args.trajectories),
+    )  # fmt: skip
     result = analyze(
         tracks, px_nm=args.px_nm, fps=args.fps, max_lag=args.max_lag, fit_lags=args.fit_lags,
         alpha_lags=args.alpha_lags, min_length=args.min_length, vanhove_lags=args.vanhove_lags,
         vacf_lags=args.vacf_lags, exposure_fraction=args.exposure_fraction, subtract_drift=args.subtract_drift,
     )
-    out = write_analysis(result, args.out, source=str(args.trajectories))
+    out = write_analysis(result, args.out, source=str(args.trajectories), gaps=gaps)
     print(result.summary())
     print(f"results written to {out}")
     return 0

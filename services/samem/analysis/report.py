@@ -7,6 +7,8 @@ import html
 import math
 from typing import Any
 
+from samem.analysis.positions import Gaps
+
 REFERENCES = (
     "H. Qian, M. P. Sheetz, E. L. Elson, Biophys. J. 60, 910 (1991): MSD variance, Eq. (B4), used as weights.",
     "X. Michalet, Phys. Rev. E 82, 041914 (2010): MSD fit with localisation offset, number of fitted lags.",
@@ -74,6 +76,7 @@ def render_report(stats: dict[str, Any], figures: dict[str, bytes]) -> str:
         vh_rows.append(_row([v["lag_frames"], v["lag_s"], v["n"], v["alpha2"], v["gaussian"]["scale_nm"],
                              v["laplace"]["scale_nm"], v["gaussian"]["aic"] - v["laplace"]["aic"], v["preferred"]]))
     p = stats["parameters"]
+    gaps = f" {html.escape(Gaps(**stats['gaps']).sentence())}" if stats.get("gaps") else ""
     params = [_row(["parameter", "value"], header=True)] + [_row([k, v]) for k, v in p.items()]
     drift = stats["drift"]
     figs = "".join(
@@ -89,7 +92,7 @@ def render_report(stats: dict[str, Any], figures: dict[str, bytes]) -> str:
 <h1>Trajectory analysis</h1>
 <p>Input: {_fmt(stats.get("input", "(in memory)"))}. {stats["n_particles"]} particles analysed (of
 {p["n_particles_input"]}). Units: lengths nm, times s, MSD nm², D nm²/s, velocities nm/s; σ is the localisation
-error per axis. Lags are true frame differences; gaps are never closed.</p>
+error per axis. Lags are true frame differences; gaps are never closed.{gaps}</p>
 <h2>Ensemble estimates</h2><table>{"".join(rows)}</table>
 {"".join(f"<p class=note>Note: {html.escape(note)}</p>" for note in stats.get("notes", []))}
 <p>Drift: net ({_fmt(drift["net_x_nm"])}, {_fmt(drift["net_y_nm"])}) nm, mean velocity

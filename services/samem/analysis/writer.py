@@ -14,6 +14,7 @@ import pandas as pd
 
 from samem.analysis.drift import drift_velocity
 from samem.analysis.pipeline import AnalysisResult
+from samem.analysis.positions import Gaps
 from samem.analysis.vanhove import van_hove_table
 from samem.errors import OutputError
 from samem.io.output import atomic_output_dir
@@ -42,12 +43,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def stats_dict(result: AnalysisResult, source: str | None = None) -> dict[str, Any]:
-    """The content of stats.json (NaN kept as float here; written as null)."""
+def stats_dict(result: AnalysisResult, source: str | None = None, gaps: Gaps | None = None) -> dict[str, Any]:
+    """The content of stats.json (NaN kept as float here; written as null); ``gaps`` as given, if any."""
     vx, vy = drift_velocity(result.drift, result.parameters["fps"])
     drift = result.drift
     stats: dict[str, Any] = {
         "input": source,
+        "gaps": None if gaps is None else gaps.as_dict(),
         "units": UNITS,
         "parameters": result.parameters,
         "n_particles": len(result.particles),
@@ -90,14 +92,17 @@ def msd_table(result: AnalysisResult) -> pd.DataFrame:
     return pd.concat([table, per], axis=1)
 
 
-def write_analysis(result: AnalysisResult, out_dir: str | os.PathLike[str], source: str | None = None) -> Path:
+def write_analysis(
+    result: AnalysisResult, out_dir: str | os.PathLike[str], source: str | None = None, gaps: Gaps | None = None
+) -> Path:
     """Write every output file of an analysis into ``out_dir`` atomically (see :data:`OUTPUT_FILES`).
 
-    Figures are drawn before anything is moved into place, so a failure leaves ``out_dir`` untouched.
+    ``gaps`` records what the trajectories lost before the analysis (stats.json and the report). Figures are drawn
+    before anything is moved into place, so a failure leaves ``out_dir`` untouched.
     """
     from samem.analysis.plots import all_plots
 
-    stats = stats_dict(result, source)
+    stats = stats_dict(result, source, gaps)
     figures = all_plots(result)
     try:
         _write_files(result, stats, figures, out_dir)

@@ -27,6 +27,12 @@ def read_trajectories(
     Raises :class:`~samem.errors.InputError` with a one-line message for a missing or empty file, missing
     columns, non-numeric or NaN values, non-integer frames or particle ids, and duplicate (frame, particle) rows.
     """
+    table = read_trajectory_csv(path)
+    return validate_trajectories(observed_rows(table, keep_edge=keep_edge, min_iou=min_iou).rows, name=str(path))
+
+
+def read_trajectory_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The CSV at ``path`` as read, not yet checked; InputError for a missing, empty or unreadable file."""
     source = Path(path)
     if not source.is_file():
         raise InputError(f"trajectory file {str(source)!r} does not exist or is not a file")
@@ -36,7 +42,7 @@ def read_trajectories(
         raise InputError(f"trajectory file {str(source)!r} is empty") from e
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise InputError(f"trajectory file {str(source)!r} is not a readable CSV: {str(e).splitlines()[0]}") from e
-    return validate_trajectories(observed_rows(table, keep_edge=keep_edge, min_iou=min_iou).rows, name=str(source))
+    return table
 
 
 class Observed(NamedTuple):

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from samem.analysis import AnalysisResult, analyze, write_analysis
+from samem.analysis.positions import Gaps
 from samem.errors import InputError
 from samem.io.tables import observed_rows, validate_trajectories
 from samem.measure import MEASUREMENT_COLUMNS
@@ -19,25 +20,25 @@ from samem.service.store import Store
 log = logging.getLogger(__name__)
 
 
-def analyse_rows(rows: list[dict[str, Any]], params: dict[str, Any]) -> AnalysisResult:
-    """The analysis of a propagation job's measurement rows with an analysis job's ``params``.
+def analyse_rows(rows: list[dict[str, Any]], params: dict[str, Any]) -> tuple[AnalysisResult, Gaps]:
+    """The analysis of a propagation job's measurement rows with an analysis job's ``params``, and its gaps.
 
     Positions at the frame edge are gaps unless ``params["keep_edge"]``, and so are positions whose predicted IoU
     is below ``params["min_iou"]`` when set; when the analysis then fails, the message says how many were left out.
     """
-    min_iou = params.get("min_iou")
-    inside, at_edge, doubtful = observed_rows(
-        pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS)), keep_edge=params.get("keep_edge", False),
-        min_iou=min_iou,
-    )  # fmt: skip
+    min_iou, keep_edge = params.get("min_iou"), params.get("keep_edge", False)
+    observed = observed_rows(pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS)), keep_edge=keep_edge,
+                             min_iou=min_iou)  # fmt: skip
+    inside, at_edge, doubtful = observed
     if inside.empty and at_edge and not doubtful:
         raise InputError("every tracked position touches the frame edge, so there is nothing to analyse"
                          " (keep_edge analyses them anyway)")  # fmt: skip
     if inside.empty and doubtful:
         raise InputError(f"every position left has a predicted IoU below min_iou {min_iou}, so there is nothing to"
                          " analyse")  # fmt: skip
+    gaps = Gaps.of(observed, keep_edge=keep_edge, min_iou=min_iou)
     try:
-        return analyze(
+        result = analyze(
             validate_trajectories(inside), px_nm=float(params["px_nm"]), fps=float(params["fps"]),
             exposure_fraction=float(params["exposure_fraction"]),
         )  # fmt: skip
@@ -47,6 +48,7 @@ def analyse_rows(rows: list[dict[str, Any]], params: dict[str, Any]) -> Analysis
         if not left_out:
             raise
         raise InputError(f"{e}; left out as gaps: {' and '.join(left_out)}") from e
+    return result, gaps
 
 
 def run_analysis(job_id: str, *, store: Store) -> str:
@@ -59,9 +61,9 @@ def run_analysis(job_id: str, *, store: Store) -> str:
         params = job.params
         by_frame = store.frame_rows(params["source_job"])
         rows = [row for frame in sorted(by_frame) for row in by_frame[frame]]
-        result = analyse_rows(rows, params)
+        result, gaps = analyse_rows(rows, params)
         with tempfile.TemporaryDirectory(prefix="samem-analysis-") as scratch:
-            out = write_analysis(result, Path(scratch) / "analysis", source=f"job {params['source_job']}")
+            out = write_analysis(result, Path(scratch) / "analysis", source=f"job {params['source_job']}", gaps=gaps)
             files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
         stats = files.pop("stats.json", b"{}").decode()
         store.put_analysis(job_id, stats, files)

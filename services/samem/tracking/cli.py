@@ -94,27 +94,15 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.analyze:
         from samem.analysis.pipeline import analyze
+        from samem.analysis.positions import analysed_positions
         from samem.analysis.writer import write_analysis
-        from samem.io.tables import observed_rows, validate_trajectories
 
-        observed = observed_rows(result.trajectories, keep_edge=args.keep_edge, min_iou=args.min_iou)
-        if observed.rows.empty and not observed.at_edge and not observed.doubtful:
-            raise InputError(f"no particle was found on any tracked frame, so there is nothing to analyse "
-                             f"(tracking results are in {args.out})")
-        if observed.at_edge:
-            print(f"analysis: {observed.at_edge} position(s) of particles cut by the frame edge left out"
-                  " as gaps (their centroids are biased inward; at_edge in trajectories.csv)")
-        if observed.rows.empty and not observed.doubtful:
-            raise InputError(f"every tracked position touches the frame edge, so there is nothing to analyse "
-                             f"(tracking results are in {args.out}; --keep-edge analyses them anyway)")
-        if observed.doubtful:
-            print(f"analysis: {observed.doubtful} position(s) with predicted_iou below {args.min_iou}"
-                  " left out as gaps")
-        if observed.rows.empty:
-            raise InputError(f"every position left has predicted_iou below {args.min_iou}, so there is nothing to"
-                             f" analyse (tracking results are in {args.out}; lower --min-iou)")
-        table = validate_trajectories(observed.rows, name="tracked trajectories")
+        table, gaps = analysed_positions(
+            result.trajectories, keep_edge=args.keep_edge, min_iou=args.min_iou, name="tracked trajectories",
+            hint=f" (tracking results are in {args.out})",
+        )  # fmt: skip
         analysis = analyze(table, px_nm=px_nm, fps=fps)
-        write_analysis(analysis, Path(args.out) / "analysis", source=str(Path(args.out) / "trajectories.csv"))
+        write_analysis(analysis, Path(args.out) / "analysis", source=str(Path(args.out) / "trajectories.csv"),
+                       gaps=gaps)  # fmt: skip
         print(analysis.summary())
     return 0
