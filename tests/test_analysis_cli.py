@@ -8,10 +8,12 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from test_analysis_synth import brownian, lagging, to_table
 
-from samem.analysis.writer import OUTPUT_FILES
+from samem.analysis.plots import confidence_figure
+from samem.analysis.writer import CONFIDENCE_FIGURE, OUTPUT_FILES
 from samem.cli import main
 
 
@@ -199,6 +201,10 @@ def test_positions_with_low_predicted_iou_are_gaps_with_min_iou(tmp_path: Path, 
     assert stats["all"]["gaps"] == {"keep_edge": False, "at_edge": 0, "min_iou": None, "doubtful": 0}
     report = (tmp_path / "gated" / "report.html").read_text()
     assert "Positions cut by the frame edge: 0 left out as gaps; 15 with predicted IoU below 0.5 left out" in report
+    for name in ("all", "gated"):  # the table has predicted_iou: the figure of it comes with the analysis
+        assert sorted(p.name for p in (tmp_path / name).iterdir()) == sorted([*OUTPUT_FILES, CONFIDENCE_FIGURE])
+        assert (tmp_path / name / CONFIDENCE_FIGURE).read_bytes().startswith(b"\x89PNG")
+    assert "The model&#x27;s predicted IoU per particle" in report
     particles = {name: {p["particle"]: p for p in s["particles"]} for name, s in stats.items()}
     assert particles["all"][1]["n_frames"] == 40 and particles["gated"][1]["n_frames"] == 25
     assert particles["gated"][2]["n_frames"] == 40
@@ -249,3 +255,21 @@ def test_a_table_whose_every_position_is_a_gap_is_refused_in_one_line(tmp_path: 
     assert_clean_failure(code, err)
     assert "every tracked position touches the frame edge" in err and "--keep-edge" in err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_the_confidence_figure_draws_each_particle_over_time_breaks_at_gaps_and_marks_the_gate() -> None:
+    frames = [*range(0, 10), *range(12, 20)]  # particle 1 is missing on frames 10 and 11
+    table = pd.DataFrame(
+        {"frame": frames + list(range(20)), "particle": [1] * len(frames) + [2] * 20,
+         "predicted_iou": np.linspace(0.9, 0.2, len(frames)).tolist() + [0.8] * 20,
+         "present": [True] * len(frames) + [frame != 5 for frame in range(20)]}
+    )  # fmt: skip
+    (ax,) = confidence_figure(table, fps=10.0, min_iou=0.5).axes
+    curves = [line for line in ax.lines if line.get_linestyle() == "-"]
+    assert [len(line.get_xdata()) for line in curves] == [10, 8, 5, 14]  # two pieces per particle
+    np.testing.assert_allclose(curves[1].get_xdata(), np.arange(12, 20) / 10.0)  # seconds
+    np.testing.assert_allclose(curves[0].get_ydata(), table["predicted_iou"][:10])
+    (gate,) = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert list(gate.get_ydata()) == [0.5, 0.5]
+    (ungated,) = confidence_figure(table, fps=10.0, min_iou=None).axes
+    assert all(line.get_linestyle() == "-" for line in ungated.lines)

@@ -215,6 +215,13 @@ def test_figures_show_every_particle_the_fits_and_each_van_hove_lag(analysed: tu
     assert all("±" in v for v in table["D, CVE (nm²/s)"])
     expected = stats["ensemble"]["cve"]["D_nm2_s"]
     assert table["D, CVE (nm²/s)"].iloc[-1].startswith(f"{expected:.3g}")
+    confidence = plots.confidence_figure(
+        tracks.assign(predicted_iou=0.7, present=tracks["frame"] != 10), min_iou=0.5, frame=3
+    )  # fmt: skip
+    assert [t.name for t in confidence.data] == ["particle 1", "particle 2", "particle 3"]
+    assert list(confidence.data[0].x) == list(range(60)) and confidence.data[0].y[10] is None  # absent: a gap
+    assert confidence.data[0].y[9] == pytest.approx(0.7)
+    assert [(s.y0, s.line.dash) for s in confidence.layout.shapes if s.type == "line"] == [(0.5, "dash"), (0, None)]
     diffusion = plots.diffusion_figure(read["particles.csv"], stats)
     assert list(diffusion.data[0].x) == ["1", "2", "3"]
     np.testing.assert_allclose(diffusion.data[0].y, read["particles.csv"]["D_cve_nm2_s"])
@@ -350,7 +357,8 @@ def test_tracking_watches_the_job_to_the_end_and_the_results_show_statistics_and
     assert "Tracking finished: 30 frames" in app.success[0].value
     stats = [d.value for d in app.dataframe if "exponent α" in d.value.columns]
     assert stats and stats[0]["particle"].tolist() == ["1", "2", "ensemble"]
-    assert [c.key for c in app.get("plotly_chart")] == ["fig-traj", "fig-msd", "fig-vh", "fig-vacf", "fig-diffusion"]
+    charts = [c.key for c in app.get("plotly_chart")]
+    assert charts == ["fig-confidence", "fig-traj", "fig-msd", "fig-vh", "fig-vacf", "fig-diffusion"], charts
     frame_table = next(d.value for d in app.dataframe if "area" in d.value.columns)
     assert list(frame_table.columns) == ["id", "present", "x", "y", "area", "score", "IoU est.", "at edge"]
     # the mask overlay over the frame from the service (GetFrame): the video was uploaded by another client
@@ -449,4 +457,4 @@ def test_a_failed_statistics_job_is_a_sentence_in_its_tab_and_the_masks_stay(
     assert error.startswith("samem could not do this: the statistics job ended FAILED")
     assert "no particle has at least 10 frames" in error
     assert app.slider(key=next(s.key for s in app.slider if s.key.startswith("result-frame-"))).max == 5
-    assert len(app.get("image")) == 1 and not app.get("plotly_chart")
+    assert len(app.get("image")) == 1 and [c.key for c in app.get("plotly_chart")] == ["fig-confidence"]

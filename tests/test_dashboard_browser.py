@@ -163,6 +163,7 @@ def test_a_user_signs_in_uploads_draws_boxes_tracks_and_downloads_the_trajectori
             page.screenshot(path=shots / "05-tracking.png", full_page=True)
             page.wait_for_selector("text=Results · clip.tif")
             _idle(page)
+            page.wait_for_selector("text=How sure the model is of each mask")  # the predicted-IoU chart (plotly)
             page.screenshot(path=shots / "06-results-masks.png", full_page=True)
 
             # 5. trajectories (plotly) and the statistics table

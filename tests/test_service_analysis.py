@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from samem.analysis.positions import Gaps
 from samem.errors import InputError
-from samem.measure import measure_frame
+from samem.measure import MEASUREMENT_COLUMNS, measure_frame
 from samem.service.analysis import analyse_rows
 
 PARAMS = {"px_nm": 0.5, "fps": 20.0, "exposure_fraction": 1.0}
 
 
+def as_table(rows: list[dict]) -> pd.DataFrame:
+    """Measurement rows as the worker hands them to the analysis."""
+    return pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS))
+
+
 def analysed_lengths(rows: list[dict], params: dict) -> list[int]:
     """Frames per analysed particle."""
-    return analyse_rows(rows, params)[0].particles["n_frames"].tolist()
+    return analyse_rows(as_table(rows), params)[0].particles["n_frames"].tolist()
 
 
 def rows_of_a_particle_walking_off(n_frames: int, exit_frame: int) -> list[dict]:
@@ -32,7 +38,7 @@ def rows_of_a_particle_walking_off(n_frames: int, exit_frame: int) -> list[dict]
 def test_positions_at_the_edge_are_gaps_unless_kept() -> None:
     rows = rows_of_a_particle_walking_off(20, exit_frame=15)
     assert [r["at_edge"] for r in rows] == [False] * 15 + [True] * 5
-    result, gaps = analyse_rows(rows, PARAMS)
+    result, gaps = analyse_rows(as_table(rows), PARAMS)
     assert result.particles["n_frames"].tolist() == [15]
     assert gaps == Gaps(keep_edge=False, at_edge=5, min_iou=None, doubtful=0)
     assert analysed_lengths(rows, PARAMS | {"keep_edge": True}) == [20]
@@ -41,12 +47,12 @@ def test_positions_at_the_edge_are_gaps_unless_kept() -> None:
 def test_a_failure_after_leaving_out_edge_positions_says_how_many() -> None:
     rows = rows_of_a_particle_walking_off(12, exit_frame=5)
     with pytest.raises(InputError, match=r"at least 10 frames .*; left out as gaps: 7 position\(s\) touching the"):
-        analyse_rows(rows, PARAMS)
+        analyse_rows(as_table(rows), PARAMS)
     assert analysed_lengths(rows, PARAMS | {"keep_edge": True}) == [12]
     with pytest.raises(InputError, match="every tracked position touches the frame edge"):
-        analyse_rows(rows[5:], PARAMS)
+        analyse_rows(as_table(rows[5:]), PARAMS)
     with pytest.raises(InputError, match=r"no particle has at least 10 frames \(longest: 5\)$"):
-        analyse_rows(rows[:5], PARAMS)  # nothing left out: the analysis's own message
+        analyse_rows(as_table(rows[:5]), PARAMS)  # nothing left out: the analysis's own message
 
 
 def test_positions_below_min_iou_are_gaps_and_a_failure_says_how_many() -> None:
@@ -54,12 +60,12 @@ def test_positions_below_min_iou_are_gaps_and_a_failure_says_how_many() -> None:
     for row in rows[12:]:
         row["predicted_iou"] = 0.3  # the mask slid off the particle
     assert analysed_lengths(rows, PARAMS | {"min_iou": None}) == [20]
-    result, gaps = analyse_rows(rows, PARAMS | {"min_iou": 0.5})
+    result, gaps = analyse_rows(as_table(rows), PARAMS | {"min_iou": 0.5})
     assert result.particles["n_frames"].tolist() == [12]
     assert gaps == Gaps(keep_edge=False, at_edge=0, min_iou=0.5, doubtful=8)
     for row in rows[6:12]:
         row["predicted_iou"] = 0.4
     with pytest.raises(InputError, match=r"at least 10 frames .*: 14 position\(s\) with a predicted IoU below min_iou"):
-        analyse_rows(rows, PARAMS | {"min_iou": 0.5})
+        analyse_rows(as_table(rows), PARAMS | {"min_iou": 0.5})
     with pytest.raises(InputError, match=r"every position left has a predicted IoU below min_iou 0\.5"):
-        analyse_rows(rows[6:], PARAMS | {"min_iou": 0.5})
+        analyse_rows(as_table(rows[6:]), PARAMS | {"min_iou": 0.5})

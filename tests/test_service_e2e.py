@@ -147,7 +147,7 @@ def test_analysis_job_returns_the_statistics_and_plots(stack: Stack, video: tupl
     assert stats["parameters"]["exposure_fraction"] == 0.0 and stats["n_particles"] == 2
     assert stats["gaps"] == {"keep_edge": True, "at_edge": 0, "min_iou": None, "doubtful": 0}
     names = {f.name for f in result.files}
-    assert {"msd.csv", "msd.png", "report.html"} <= names
+    assert {"msd.csv", "msd.png", "report.html", "confidence.png"} <= names
     assert next(f for f in result.files if f.name == "msd.png").content.startswith(b"\x89PNG")
 
 

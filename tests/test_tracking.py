@@ -83,7 +83,7 @@ def test_track_cli_writes_every_output_and_analysis(
     assert run["model"] == f"samem-compact:{present_checkpoint}" and len(run["checkpoint_sha256"]) == 64
     assert run["n_frames_tracked"] == N_FRAMES and run["frames_per_second"] > 0
     assert {"samem", "torch", "sam2"} <= set(run["versions"])
-    assert (out / "analysis" / "report.html").is_file()
+    assert (out / "analysis" / "report.html").is_file() and (out / "analysis" / "confidence.png").is_file()
     gaps = json.loads((out / "analysis" / "stats.json").read_text())["gaps"]
     assert gaps == {"keep_edge": True, "at_edge": 0, "min_iou": None, "doubtful": 0}
 

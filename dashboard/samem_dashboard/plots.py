@@ -1,4 +1,6 @@
-"""Interactive figures (plotly) of the service's analysis: trajectories, MSD, van Hove, VACF, D per particle; a table.
+"""Interactive figures (plotly) of the service's results, and a table.
+
+Trajectories, MSD, van Hove, VACF, D per particle, and the model's predicted IoU per particle.
 
 Inputs are the CSV tables and stats.json of ``samem analyze``; units nm and s throughout.
 """
@@ -157,6 +159,39 @@ def diffusion_figure(particles: pd.DataFrame, stats: dict[str, Any]) -> go.Figur
     fig.update_yaxes(title="D, CVE (nm²/s)")
     fig.update_layout(template=TEMPLATE, title=f"Diffusion coefficient per particle ({test})", height=380,
                       margin={"t": 50}, showlegend=False)  # fmt: skip
+    return fig
+
+
+def confidence_figure(table: pd.DataFrame, *, min_iou: float | None = None, frame: int | None = None) -> go.Figure:
+    """Each particle's predicted IoU per frame (the model's estimate of its mask's IoU), with the gate and a frame.
+
+    ``table`` is trajectories.csv; frames where a particle is absent or missing break its line. ``min_iou`` (the
+    statistics' gate: positions below it are gaps) is drawn dashed, ``frame`` (the one on screen) as a vertical line.
+    """
+    data = table.assign(predicted_iou=pd.to_numeric(table["predicted_iou"], errors="coerce"))
+    if "present" in data:
+        present = data["present"].astype(str).str.lower().isin(("true", "1"))
+        data = data.assign(predicted_iou=data["predicted_iou"].where(present))
+    fig = go.Figure()
+    for particle, rows in data.groupby("particle"):
+        rows = rows.set_index("frame").sort_index()
+        span = range(int(rows.index.min()), int(rows.index.max()) + 1)
+        iou = rows["predicted_iou"].reindex(span)
+        fig.add_trace(go.Scatter(
+            x=list(span), y=[None if np.isnan(v) else float(v) for v in iou], mode="lines",
+            line={"color": particle_color(int(particle)), "width": 1.5}, name=f"particle {particle}",
+            hovertemplate=f"particle {particle}, frame %{{x}}: predicted IoU %{{y:.2f}}<extra></extra>",
+        ))  # fmt: skip
+    if min_iou is not None:
+        fig.add_hline(y=min_iou, line={"color": "#111", "width": 1.5, "dash": "dash"},
+                      annotation_text=f"minimum predicted IoU {min_iou:g}: below, positions are gaps",
+                      annotation_position="bottom left")  # fmt: skip
+    if frame is not None:
+        fig.add_vline(x=frame, line={"color": "#888", "width": 1})
+    fig.update_xaxes(title="frame")
+    fig.update_yaxes(title="predicted IoU", range=[0.0, 1.02])
+    fig.update_layout(template=TEMPLATE, title="How sure the model is of each mask (low: check the overlay)",
+                      height=320, margin={"t": 50}, legend={"orientation": "h", "y": -0.25})  # fmt: skip
     return fig
 
 

@@ -110,7 +110,8 @@ def render(client: Client) -> None:
         ["Masks", "Trajectories", "MSD", "Displacements", "Velocity autocorrelation", "Statistics", "Downloads"]
     )
     with masks_tab:
-        _masks(client, job_id, video, table)
+        frame = _masks(client, job_id, video, table)
+        confidence_slot = st.container()  # drawn once the statistics' gate is known
     table_slot = stats_tab.container()
     analysis = None
     with stats_tab, shown_errors(session.config().address):  # a failed analysis spoils only the statistics
@@ -137,6 +138,9 @@ def render(client: Client) -> None:
                 "per particle from each estimator's variance, ensemble by bootstrap over particles."
             )  # fmt: skip
             show_notes(stats)
+    if "predicted_iou" in table:
+        gate = (analysis[0].get("gaps") or {}).get("min_iou") if analysis is not None else None
+        confidence_slot.plotly_chart(plots.confidence_figure(table, min_iou=gate, frame=frame), key="fig-confidence")
     with files_tab:
         _downloads(client, job_id, video, csv, analysis)
 
@@ -169,7 +173,8 @@ def _csv(files: dict[str, bytes], name: str) -> pd.DataFrame:
     return pd.read_csv(io.BytesIO(files[name]))
 
 
-def _masks(client: Client, job_id: str, video: pb.Video, table: pd.DataFrame) -> None:
+def _masks(client: Client, job_id: str, video: pb.Video, table: pd.DataFrame) -> int:
+    """The chosen frame's masks over the image and its rows; returns the frame."""
     frame = 0
     if video.n_frames > 1:
         frame = st.slider("Frame", 0, video.n_frames - 1, 0, key=f"result-frame-{job_id}")
@@ -194,6 +199,7 @@ def _masks(client: Client, job_id: str, video: pb.Video, table: pd.DataFrame) ->
             .format({"x": "{:.1f}", "y": "{:.1f}", "area": "{:.0f}", "score": "{:.2f}", "IoU est.": "{:.2f}"}),
             hide_index=True, width="stretch",
         )  # fmt: skip
+    return frame
 
 
 def _analysis(client: Client, job_id: str, video: pb.Video, tab: Any) -> tuple[dict, dict[str, bytes]] | None:

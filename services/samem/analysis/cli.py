@@ -7,8 +7,8 @@ import argparse
 from samem.argtypes import fraction, int_list, positive_float, positive_int
 
 EPILOG = (
-    "Outputs in OUT: stats.json, msd.csv, particles.csv, drift.csv, vanhove.csv, vacf.csv, four PNG figures and "
-    "report.html. Units: nm, s (MSD nm^2, D nm^2/s)."
+    "Outputs in OUT: stats.json, msd.csv, particles.csv, drift.csv, vanhove.csv, vacf.csv, five PNG figures (six "
+    "with a predicted_iou column: confidence.png) and report.html. Units: nm, s (MSD nm^2, D nm^2/s)."
 )
 
 KEEP_EDGE_HELP = (
@@ -59,16 +59,15 @@ def run(args: argparse.Namespace) -> int:
     from samem.io.tables import read_trajectory_csv
 
     check_writable_dir(args.out)
-    tracks, gaps = analysed_positions(
-        read_trajectory_csv(args.trajectories), keep_edge=args.keep_edge, min_iou=args.min_iou,
-        name=str(args.trajectories),
-    )  # fmt: skip
+    positions = read_trajectory_csv(args.trajectories)
+    tracks, gaps = analysed_positions(positions, keep_edge=args.keep_edge, min_iou=args.min_iou,
+                                      name=str(args.trajectories))  # fmt: skip
     result = analyze(
         tracks, px_nm=args.px_nm, fps=args.fps, max_lag=args.max_lag, fit_lags=args.fit_lags,
         alpha_lags=args.alpha_lags, min_length=args.min_length, vanhove_lags=args.vanhove_lags,
         vacf_lags=args.vacf_lags, exposure_fraction=args.exposure_fraction, subtract_drift=args.subtract_drift,
     )
-    out = write_analysis(result, args.out, source=str(args.trajectories), gaps=gaps)
+    out = write_analysis(result, args.out, source=str(args.trajectories), gaps=gaps, positions=positions)
     print(result.summary())
     print(f"results written to {out}")
     return 0

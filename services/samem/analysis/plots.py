@@ -1,4 +1,7 @@
-"""Figures of an analysis (matplotlib, Agg backend): trajectories, MSD, van Hove, VACF, D per particle (PNG bytes)."""
+"""Figures of an analysis (matplotlib, Agg backend, PNG bytes).
+
+Trajectories, MSD, van Hove, VACF, D per particle, and the model's predicted IoU per particle.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from samem.analysis.pipeline import AnalysisResult
@@ -146,6 +150,46 @@ def diffusion_png(result: AnalysisResult) -> bytes:
     ax.set_title(f"Diffusion coefficient per particle ({test})", fontsize=9)
     ax.legend(frameon=False, fontsize=8)
     return _png(fig)
+
+
+def confidence_png(positions: pd.DataFrame, *, fps: float, min_iou: float | None) -> bytes:
+    """:func:`confidence_figure` as PNG."""
+    return _png(confidence_figure(positions, fps=fps, min_iou=min_iou))
+
+
+def confidence_figure(positions: pd.DataFrame, *, fps: float, min_iou: float | None) -> Figure:
+    """Each particle's predicted IoU (the model's estimate of its mask's IoU) over time, the ``--min-iou`` gate dashed.
+
+    ``positions`` are the tracked rows before gaps were taken (columns frame, particle, predicted_iou; rows whose
+    ``present`` is false are not drawn, and lines break at missing frames).
+    """
+    import pandas as pd
+
+    from samem.io.tables import drop_absent_rows
+
+    fig = _figure(7.4, 3.6)
+    ax = fig.add_subplot()
+    shown = drop_absent_rows(positions)
+    shown = shown.assign(**{c: pd.to_numeric(shown[c], errors="coerce") for c in ("frame", "predicted_iou")})
+    shown = shown.dropna(subset=["frame", "predicted_iou"])
+    for index, (particle, rows) in enumerate(shown.groupby("particle")):
+        if index >= MAX_FAINT_CURVES:
+            break
+        rows = rows.sort_values("frame")
+        frames, iou = rows["frame"].to_numpy(float), rows["predicted_iou"].to_numpy(float)
+        breaks = np.flatnonzero(np.diff(frames) != 1) + 1
+        for part, (f, v) in enumerate(zip(np.split(frames, breaks), np.split(iou, breaks), strict=True)):
+            label = None if part else f"particle {particle}"
+            ax.plot(f / fps, v, color=f"C{index % 10}", linewidth=0.9, label=label)
+    if min_iou is not None:
+        ax.axhline(min_iou, color="k", linestyle="--", linewidth=1.0, label=f"--min-iou {min_iou:g} (below: gaps)")
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("predicted IoU")
+    ax.set_title("Model's predicted IoU per particle (low: the mask may not be the particle's)", fontsize=9)
+    if shown["particle"].nunique() <= 12:
+        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
 
 
 def all_plots(result: AnalysisResult) -> dict[str, bytes]:

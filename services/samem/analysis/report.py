@@ -25,6 +25,7 @@ FIGURES = (
     ("vanhove.png", "Displacement distributions (van Hove)"),
     ("vacf.png", "Velocity autocorrelation"),
     ("diffusion.png", "Diffusion coefficient per particle, with the test of one D for all"),
+    ("confidence.png", "The model's predicted IoU per particle: where it drops, check the overlay"),
 )
 
 STYLE = """

@@ -24,6 +24,8 @@ OUTPUT_FILES = (
     "trajectories.png", "msd.png", "vanhove.png", "vacf.png", "diffusion.png", "report.html",
 )
 
+CONFIDENCE_FIGURE = "confidence.png"  # also written when the tracked positions carry predicted_iou
+
 UNITS = {
     "length": "nm", "time": "s", "msd": "nm^2", "D": "nm^2/s", "K": "nm^2/s^alpha", "sigma": "nm (per axis)",
     "sigma2": "nm^2", "velocity": "nm/s", "vacf": "nm^2/s^2", "density": "1/nm",
@@ -93,17 +95,22 @@ def msd_table(result: AnalysisResult) -> pd.DataFrame:
 
 
 def write_analysis(
-    result: AnalysisResult, out_dir: str | os.PathLike[str], source: str | None = None, gaps: Gaps | None = None
-) -> Path:
+    result: AnalysisResult, out_dir: str | os.PathLike[str], source: str | None = None, gaps: Gaps | None = None,
+    positions: pd.DataFrame | None = None,
+) -> Path:  # fmt: skip
     """Write every output file of an analysis into ``out_dir`` atomically (see :data:`OUTPUT_FILES`).
 
-    ``gaps`` records what the trajectories lost before the analysis (stats.json and the report). Figures are drawn
-    before anything is moved into place, so a failure leaves ``out_dir`` untouched.
+    ``gaps`` records what the trajectories lost before the analysis (stats.json and the report); ``positions``, the
+    tracked rows before that, with a ``predicted_iou`` column adds ``confidence.png`` (:data:`CONFIDENCE_FIGURE`).
+    Figures are drawn before anything is moved into place, so a failure leaves ``out_dir`` untouched.
     """
-    from samem.analysis.plots import all_plots
+    from samem.analysis.plots import all_plots, confidence_png
 
     stats = stats_dict(result, source, gaps)
     figures = all_plots(result)
+    if positions is not None and "predicted_iou" in positions.columns:
+        min_iou = None if gaps is None else gaps.min_iou
+        figures[CONFIDENCE_FIGURE] = confidence_png(positions, fps=result.parameters["fps"], min_iou=min_iou)
     try:
         _write_files(result, stats, figures, out_dir)
     except OutputError:

@@ -20,15 +20,15 @@ from samem.service.store import Store
 log = logging.getLogger(__name__)
 
 
-def analyse_rows(rows: list[dict[str, Any]], params: dict[str, Any]) -> tuple[AnalysisResult, Gaps]:
-    """The analysis of a propagation job's measurement rows with an analysis job's ``params``, and its gaps.
+def analyse_rows(positions: pd.DataFrame, params: dict[str, Any]) -> tuple[AnalysisResult, Gaps]:
+    """The analysis of a propagation job's measurement rows (``positions``) with an analysis job's ``params``.
 
     Positions at the frame edge are gaps unless ``params["keep_edge"]``, and so are positions whose predicted IoU
     is below ``params["min_iou"]`` when set; when the analysis then fails, the message says how many were left out.
+    Returns the analysis and those gaps.
     """
     min_iou, keep_edge = params.get("min_iou"), params.get("keep_edge", False)
-    observed = observed_rows(pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS)), keep_edge=keep_edge,
-                             min_iou=min_iou)  # fmt: skip
+    observed = observed_rows(positions, keep_edge=keep_edge, min_iou=min_iou)
     inside, at_edge, doubtful = observed
     if inside.empty and at_edge and not doubtful:
         raise InputError("every tracked position touches the frame edge, so there is nothing to analyse"
@@ -61,9 +61,11 @@ def run_analysis(job_id: str, *, store: Store) -> str:
         params = job.params
         by_frame = store.frame_rows(params["source_job"])
         rows = [row for frame in sorted(by_frame) for row in by_frame[frame]]
-        result, gaps = analyse_rows(rows, params)
+        positions = pd.DataFrame(rows, columns=list(MEASUREMENT_COLUMNS))
+        result, gaps = analyse_rows(positions, params)
         with tempfile.TemporaryDirectory(prefix="samem-analysis-") as scratch:
-            out = write_analysis(result, Path(scratch) / "analysis", source=f"job {params['source_job']}", gaps=gaps)
+            out = write_analysis(result, Path(scratch) / "analysis", source=f"job {params['source_job']}", gaps=gaps,
+                                 positions=positions)  # fmt: skip
             files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
         stats = files.pop("stats.json", b"{}").decode()
         store.put_analysis(job_id, stats, files)

@@ -103,6 +103,6 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         analysis = analyze(table, px_nm=px_nm, fps=fps)
         write_analysis(analysis, Path(args.out) / "analysis", source=str(Path(args.out) / "trajectories.csv"),
-                       gaps=gaps)  # fmt: skip
+                       gaps=gaps, positions=result.trajectories)  # fmt: skip
         print(analysis.summary())
     return 0
