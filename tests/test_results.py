@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import tifffile
+from scipy import ndimage
 
 from samem.errors import InputError
 from samem.results.labels import masks_to_labels
 from samem.results.measured import MeasuredFrame
-from samem.results.overlay import OverlayWriter
+from samem.results.overlay import OverlayWriter, outline
 from samem.results.writer import TrackOutputWriter
 
 HEIGHT, WIDTH = 40, 72
@@ -52,6 +53,21 @@ def test_overlay_is_a_playable_movie(tmp_path: Path, suffix: str) -> None:
     assert frames[0].shape == (HEIGHT, WIDTH, 3)
     coloured = np.abs(frames[-1].astype(int) - frames[-1].mean(axis=2, keepdims=True)).max(axis=2) > 40
     assert coloured.any()  # the outline is drawn in colour on the gray frame
+
+
+def test_the_outline_of_all_labels_at_once_is_each_region_minus_its_erosion() -> None:
+    """Touching regions, regions cut by the image edge, thin ones and holes: as eroding each region on its own."""
+    labels = masks_to_labels(np.stack([disc(20, 20, 8), disc(30, 20, 7), disc(2, 3, 6), disc(60, 30, 2)]), [1, 2, 7, 9])
+    labels[10:30, 45:47] = 4  # a bar two pixels wide: all outline
+    labels[18:21, 18:21] = 0  # a hole
+    expected = np.zeros(labels.shape, bool)
+    for particle in (1, 2, 4, 7, 9):
+        region = labels == particle
+        expected |= region & ~ndimage.binary_erosion(region, iterations=2)
+    found = outline(labels)
+    assert np.array_equal(found, expected)
+    assert found[labels == 4].all() and not found[labels == 0].any()
+    assert not outline(np.zeros((5, 5), np.int32)).any()
 
 
 def test_overlay_refuses_other_formats(tmp_path: Path) -> None:
