@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -359,6 +360,8 @@ def test_tracking_watches_the_job_to_the_end_and_the_results_show_statistics_and
     assert stats and stats[0]["particle"].tolist() == ["1", "2", "ensemble"]
     charts = [c.key for c in app.get("plotly_chart")]
     assert charts == ["fig-confidence", "fig-traj", "fig-msd", "fig-vh", "fig-vacf", "fig-diffusion"], charts
+    (summary,) = [c.value for c in app.caption if "particle(s) analysed" in c.value]
+    assert re.search(r"positions left out as gaps: \d+ cut by the frame edge · drift", summary), summary
     frame_table = next(d.value for d in app.dataframe if "area" in d.value.columns)
     assert list(frame_table.columns) == ["id", "present", "x", "y", "area", "score", "IoU est.", "at edge"]
     # the mask overlay over the frame from the service (GetFrame): the video was uploaded by another client
@@ -438,6 +441,8 @@ def test_positions_at_the_frame_edge_are_left_out_of_the_statistics_unless_the_u
     assert not app.exception and not _errors(app), _errors(app)
     stats = [d.value for d in app.dataframe if "exponent α" in d.value.columns]
     assert stats and stats[0]["particle"].tolist() == ["1", "2", "ensemble"]
+    (summary,) = [c.value for c in app.caption if "particle(s) analysed" in c.value]
+    assert "left out" not in summary  # edge positions kept, no gate
     doubt = next(n for n in app.number_input if (n.key or "").startswith("min-iou-"))
     assert doubt.value == 0.0
     doubt.set_value(1.0)  # every mask of random weights has a predicted IoU below 1: nothing is left to analyse

@@ -133,7 +133,7 @@ def render(client: Client) -> None:
             drift = stats.get("drift", {})
             st.caption(
                 f"{stats.get('n_particles', 0)} particle(s) analysed (at least "
-                f"{stats['parameters'].get('min_length', '?')} frames each) · drift "
+                f"{stats['parameters'].get('min_length', '?')} frames each){_gaps_text(stats.get('gaps'))} · drift "
                 f"{_fmt(drift.get('velocity_x_nm_s'))}, {_fmt(drift.get('velocity_y_nm_s'))} nm/s (x, y) · errors: "
                 "per particle from each estimator's variance, ensemble by bootstrap over particles."
             )  # fmt: skip
@@ -149,6 +149,15 @@ def show_notes(stats: dict[str, Any]) -> None:
     """The analysis's warnings (e.g. a failed check of the CVE's assumptions), one warning box each."""
     for note in stats.get("notes", []):
         st.warning(f"Analysis note: {note}.")
+
+
+def _gaps_text(gaps: dict[str, Any] | None) -> str:
+    """What the statistics left out as gaps (stats.json ``gaps``), as a clause of the caption."""
+    if not gaps:
+        return ""
+    parts = [] if gaps["keep_edge"] else [f"{gaps['at_edge']} cut by the frame edge"]
+    parts += [f"{gaps['doubtful']} below predicted IoU {gaps['min_iou']:g}"] if gaps["min_iou"] is not None else []
+    return f" · positions left out as gaps: {', '.join(parts)}" if parts else ""
 
 
 def _job_label(job: pb.Job) -> str:
