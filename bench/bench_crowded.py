@@ -6,8 +6,8 @@ prompted with its ``prompts.json`` (one box per particle on frame 0) and tracked
 processes of one thread. Per particle: mean J over the frames it is in view, mean J over all frames (absent from
 both scores 1), and leftover frames (the particle is out of view, its mask is not). Per video, what the analysis
 makes of the trajectories, as ``samem track --analyze`` runs it (positions at the frame edge are gaps): the ensemble
-D (CVE) over the simulated D, also with positions of predicted IoU below each of ``IOU_GATES`` as gaps (``samem
-analyze --min-iou``), the share of the positions that then remain, of those with J >= 0.5 and of those with J < 0.1,
+D (CVE) over the simulated D, also with the positions each of ``GATES`` leaves out as gaps (``samem analyze
+--min-iou P`` and ``--max-area-change F``), the share of the positions each keeps, of those with J >= 0.5 and J < 0.1,
 whether the particles' D differ beyond their errors (Cochran's Q) and the pairs of tracks that sit on one spot.
 ``--csv`` keeps the per-particle rows (the per-video columns repeated); ``--compare OTHER.csv`` prints the paired
 difference against a run of another commit or model on the same videos.
@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from hardware import cpu_line
 
 from samem.analysis.pipeline import analyze
 from samem.argtypes import zoom_choice
-from samem.io.tables import drop_doubtful_rows, observed_rows, validate_trajectories
+from samem.io.tables import GapRules, observed_rows, validate_trajectories
 from samem.tracking import track
 from samem.tracking.prompts import read_prompt_file
 
@@ -70,23 +71,28 @@ def particle_scores(masks: np.ndarray, truth: np.ndarray) -> list[dict[str, floa
     return rows
 
 
-IOU_GATES = (0.5, 0.6, 0.7, 0.8)  # --min-iou values whose D ratios the bench reports (columns D_iou0.5, ...)
+# The gates whose D ratios and kept positions the bench reports side by side (columns D_<name>, n_good_<name>, ...):
+# samem analyze --min-iou P (iouP) and --max-area-change F (areaF).
+GATES = {
+    **{f"iou{p}": GapRules(min_iou=p) for p in (0.5, 0.6, 0.7, 0.8)},
+    **{f"area{f:g}": GapRules(max_area_change=f) for f in (1.5, 2.0, 3.0)},
+}
 
 
 def analysis_checks(trajectories: pd.DataFrame, meta: dict) -> dict[str, float | int | bool]:
     """Ensemble D (CVE) over the simulated D, Cochran's verdict and coincident pairs, edge positions as gaps.
 
-    ``D_iouP`` is the D ratio with positions of predicted IoU below P also taken as gaps (P in :data:`IOU_GATES`).
+    ``D_<gate>`` is the D ratio with the positions each of :data:`GATES` leaves out also taken as gaps.
     """
     true_d = float(np.mean([p["D_nm2_s"] for p in meta["particles"]]))
 
-    def d_ratio(min_iou: float | None) -> tuple[float, dict]:
-        inside = observed_rows(trajectories, min_iou=min_iou).rows
+    def d_ratio(rules: GapRules) -> tuple[float, dict]:
+        inside = observed_rows(trajectories, rules).rows
         result = analyze(validate_trajectories(inside), px_nm=meta["px_nm"], fps=meta["fps"], n_bootstrap=0)
         return result.ensemble["cve"]["D_nm2_s"] / true_d, result
 
-    ratio, result = d_ratio(None)
-    gated = {f"D_iou{p}": d_ratio(p)[0] for p in IOU_GATES}
+    ratio, result = d_ratio(GapRules())
+    gated = {f"D_{name}": d_ratio(rules)[0] for name, rules in GATES.items()}
     return {"D_ratio": ratio, **gated, "D_differ": bool(result.ensemble["cve"]["particles_differ"]),
             "pairs": len(result.coincident)}  # fmt: skip
 
@@ -102,12 +108,19 @@ def row_j(trajectories: pd.DataFrame, masks: np.ndarray, truth: np.ndarray) -> n
 
 
 def kept_by_gates(trajectories: pd.DataFrame, j: np.ndarray) -> dict[str, int]:
-    """Present positions, and those with J >= 0.5 and J < 0.1, in all and above each gate (columns n_*)."""
+    """Present positions, and those with J >= 0.5 and J < 0.1, in all and kept by each gate (columns n_*).
+
+    Each gate alone, edge positions kept: what it adds to the edge rule.
+    """
     present = trajectories.present.to_numpy(bool)
+    kept = {
+        name: trajectories.index.isin(observed_rows(trajectories, replace(rules, keep_edge=True)).rows.index)
+        for name, rules in GATES.items()
+    }  # fmt: skip
     counts = {}
-    for name, chosen in (("all", present), ("good", present & (j >= 0.5)), ("bad", present & (j < 0.1))):
-        counts[f"n_{name}"] = int(chosen.sum())
-        counts |= {f"n_{name}_iou{p}": len(drop_doubtful_rows(trajectories[chosen], p)) for p in IOU_GATES}
+    for group, chosen in (("all", present), ("good", present & (j >= 0.5)), ("bad", present & (j < 0.1))):
+        counts[f"n_{group}"] = int(chosen.sum())
+        counts |= {f"n_{group}_{name}": int((chosen & keep).sum()) for name, keep in kept.items()}
     return counts
 
 
@@ -135,10 +148,10 @@ def summary(table: pd.DataFrame) -> str:
         return text
     videos = table.groupby("seed").first()
     gated = ""
-    for p in IOU_GATES if "n_all" in videos.columns else ():
-        ratios, share = videos[f"D_iou{p}"], {n: videos[f"n_{n}_iou{p}"].sum() / videos[f"n_{n}"].sum()
-                                             for n in ("all", "good", "bad")}  # fmt: skip
-        gated += (f"\n  --min-iou {p}: D / true D {ratios.min():.2g}-{ratios.max():.2g} (median {ratios.median():.2g});"
+    for name in [g for g in GATES if f"n_all_{g}" in videos.columns]:
+        ratios, share = videos[f"D_{name}"], {n: videos[f"n_{n}_{name}"].sum() / videos[f"n_{n}"].sum()
+                                              for n in ("all", "good", "bad")}  # fmt: skip
+        gated += (f"\n  {name}: D / true D {ratios.min():.2g}-{ratios.max():.2g} (median {ratios.median():.2g});"
                   f" positions kept {share['all']:.0%}, of those with J >= 0.5 {share['good']:.0%}, with J < 0.1"
                   f" {share['bad']:.0%}")  # fmt: skip
     return (f"{text}; D (CVE) / true D {videos.D_ratio.min():.2g}-{videos.D_ratio.max():.2g} (median "
@@ -183,7 +196,8 @@ def main() -> None:
     per_video = table.groupby("seed").agg(zoom=("zoom", "first"), particles=("particle", "size"),
                                           J_in_view=("J_in_view", "mean"), J_all=("J_all", "mean"),
                                           leftover=("leftover", "sum"), D_ratio=("D_ratio", "first"),
-                                          D_iou06=("D_iou0.6", "first"), D_differ=("D_differ", "first"),
+                                          D_iou06=("D_iou0.6", "first"), D_area2=("D_area2", "first"),
+                                          D_differ=("D_differ", "first"),
                                           pairs=("pairs", "first"), seconds=("seconds", "first"))  # fmt: skip
     print(per_video.to_string(float_format=lambda v: f"{v:.3f}"))
     print(summary(table))

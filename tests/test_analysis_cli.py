@@ -180,6 +180,16 @@ def test_existing_output_unchanged_on_bad_input(tmp_path: Path, capsys: pytest.C
     assert [p.name for p in out.iterdir()] == ["stats.json"] and (out / "stats.json").read_text() == "old"
 
 
+def analysed_without_and_with(path: Path, gate: list[str], capsys) -> tuple[dict, dict]:
+    """stats.json and stdout of ``samem analyze`` on ``path``, by name: "all" without the ``gate`` options, "gated"."""
+    stats, printed = {}, {}
+    for name, extra in (("all", []), ("gated", gate)):
+        out = path.parent / name
+        assert run_cli(["analyze", str(path), "--px-nm", "1.5", "--fps", "10", "--out", str(out), *extra]) == 0
+        stats[name], printed[name] = json.loads((out / "stats.json").read_text()), capsys.readouterr().out
+    return stats, printed
+
+
 def test_positions_with_low_predicted_iou_are_gaps_with_min_iou(tmp_path: Path, capsys) -> None:
     """A mask that slid onto a neighbour (a jump, low predicted IoU) inflates D unless ``--min-iou`` drops it."""
     rng = np.random.default_rng(4)
@@ -190,17 +200,15 @@ def test_positions_with_low_predicted_iou_are_gaps_with_min_iou(tmp_path: Path, 
     table.loc[(table.particle == 2) & (table.frame == 10), "predicted_iou"] = np.nan  # a blank cell keeps its row
     path = tmp_path / "tracks.csv"
     table.to_csv(path, index=False)
-    stats, printed = {}, {}
-    for name, extra in (("all", []), ("gated", ["--min-iou", "0.5"])):
-        out = tmp_path / name
-        assert run_cli(["analyze", str(path), "--px-nm", "1.5", "--fps", "10", "--out", str(out), *extra]) == 0
-        stats[name], printed[name] = json.loads((out / "stats.json").read_text()), capsys.readouterr().out
+    stats, printed = analysed_without_and_with(path, ["--min-iou", "0.5"], capsys)
     assert "15 position(s) with predicted_iou below 0.5 left out as gaps" in printed["gated"]
     assert "left out" not in printed["all"]
-    assert stats["gated"]["gaps"] == {"keep_edge": False, "at_edge": 0, "min_iou": 0.5, "doubtful": 15}
-    assert stats["all"]["gaps"] == {"keep_edge": False, "at_edge": 0, "min_iou": None, "doubtful": 0}
+    assert stats["gated"]["gaps"] == {"keep_edge": False, "at_edge": 0, "min_iou": 0.5, "doubtful": 15,
+                                      "max_area_change": None, "resized": 0}
+    assert stats["all"]["gaps"] == {"keep_edge": False, "at_edge": 0, "min_iou": None, "doubtful": 0,
+        "max_area_change": None, "resized": 0}
     report = (tmp_path / "gated" / "report.html").read_text()
-    assert "Positions cut by the frame edge: 0 left out as gaps; 15 with predicted IoU below 0.5 left out" in report
+    assert "Positions left out as gaps: 0 cut by the frame edge, 15 with predicted IoU below 0.5." in report
     for name in ("all", "gated"):  # the table has predicted_iou: the figure of it comes with the analysis
         assert sorted(p.name for p in (tmp_path / name).iterdir()) == sorted([*OUTPUT_FILES, CONFIDENCE_FIGURE])
         assert (tmp_path / name / CONFIDENCE_FIGURE).read_bytes().startswith(b"\x89PNG")
@@ -273,3 +281,25 @@ def test_the_confidence_figure_draws_each_particle_over_time_breaks_at_gaps_and_
     assert list(gate.get_ydata()) == [0.5, 0.5]
     (ungated,) = confidence_figure(table, fps=10.0, min_iou=None).axes
     assert all(line.get_linestyle() == "-" for line in ungated.lines)
+
+
+def test_positions_whose_area_changed_are_gaps_with_max_area_change(tmp_path: Path, capsys) -> None:
+    """A mask that shrank to a sliver on a neighbour (a jump, a fifth of the area) inflates D unless gated by area."""
+    rng = np.random.default_rng(6)
+    table = to_table(brownian(rng, 4, 40, 200.0, 0.1), 1.5).assign(present=True, at_edge=False, area_px=300.0)
+    sliver = (table.particle == 2) & (table.frame >= 28)
+    table.loc[sliver, "x"] += 60.0
+    table.loc[sliver, "area_px"] = 60.0
+    path = tmp_path / "tracks.csv"
+    table.to_csv(path, index=False)
+    stats, printed = analysed_without_and_with(path, ["--max-area-change", "2"], capsys)
+    assert "12 position(s) whose area differs from their particle's first by more than 2.0x" in printed["gated"]
+    assert stats["gated"]["gaps"]["max_area_change"] == 2.0 and stats["gated"]["gaps"]["resized"] == 12
+    gated, everything = stats["gated"]["ensemble"]["cve"], stats["all"]["ensemble"]["cve"]
+    assert abs(gated["D_nm2_s"] - 200.0) < 3 * gated["D_err_nm2_s"]  # the simulated D
+    assert abs(everything["D_nm2_s"] - 200.0) > 3 * everything["D_err_nm2_s"]
+    for bad in ("1", "0.5", "nan"):
+        code = run_cli(["analyze", str(path), "--px-nm", "1.5", "--fps", "10", "--out", str(tmp_path / "x"),
+                        "--max-area-change", bad])  # fmt: skip
+        assert_clean_failure(code, capsys.readouterr().err)
+    assert not (tmp_path / "x").exists()

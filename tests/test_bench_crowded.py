@@ -34,7 +34,7 @@ def _brownian(particles: int, frames: int, rng: np.random.Generator) -> pd.DataF
     for particle in range(1, particles + 1):
         xy = np.array([150.0 * particle, 200.0]) + np.cumsum(rng.normal(0, step_px, (frames, 2)), axis=0)
         rows += [{"frame": t, "particle": particle, "x": x, "y": y, "equivalent_diameter_px": 30.0,
-                  "present": True, "at_edge": False, "predicted_iou": 0.9}
+                  "area_px": 700.0, "present": True, "at_edge": False, "predicted_iou": 0.9}
                  for t, (x, y) in enumerate(xy)]  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -58,6 +58,13 @@ def test_analysis_checks_recover_the_simulated_d_and_flag_a_duplicated_track() -
     checks = analysis_checks(wrong, meta)
     assert checks["D_iou0.6"] == pytest.approx(analysis_checks(tracks[~slid], meta)["D_ratio"])
     assert checks["D_ratio"] > checks["D_iou0.6"] and checks["D_iou0.6"] == checks["D_iou0.5"]
+    assert checks["D_area2"] == checks["D_ratio"]  # the slid mask kept its area
+
+    shrunk = (tracks.particle == 4) & (tracks.frame >= 100)  # a sliver on a neighbour: a jump and a tenth the area
+    small = tracks.assign(x=tracks.x.where(~shrunk, tracks.x + 150.0), area_px=np.where(shrunk, 70.0, 700.0))
+    checks = analysis_checks(small, meta)
+    assert checks["D_area2"] == pytest.approx(analysis_checks(tracks[~shrunk], meta)["D_ratio"])
+    assert checks["D_ratio"] > checks["D_area2"] and checks["D_area3"] == checks["D_area2"]
 
 
 def test_row_j_and_kept_by_gates_count_good_and_bad_positions_above_each_gate() -> None:
@@ -66,10 +73,12 @@ def test_row_j_and_kept_by_gates_count_good_and_bad_positions_above_each_gate() 
     masks = np.zeros_like(truth)
     masks[0, 1:3, 1:3] = 1  # exact: J 1
     masks[1, 4:6, 4:6] = 1  # elsewhere: J 0
-    table = pd.DataFrame({"frame": [0, 1], "particle": [1, 1], "present": [True, True], "predicted_iou": [0.9, 0.55]})
+    table = pd.DataFrame({"frame": [0, 1], "particle": [1, 1], "present": [True, True], "predicted_iou": [0.9, 0.55],
+                          "area_px": [4.0, 10.0], "at_edge": [False, True]})  # fmt: skip
     j = row_j(table, masks, truth)
     assert j.tolist() == [1.0, 0.0]
     counts = kept_by_gates(table, j)
     assert (counts["n_all"], counts["n_good"], counts["n_bad"]) == (2, 1, 1)
     gated = (counts["n_all_iou0.5"], counts["n_bad_iou0.5"], counts["n_bad_iou0.6"], counts["n_good_iou0.8"])
-    assert gated == (2, 1, 0, 1)
+    assert gated == (2, 1, 0, 1)  # each gate alone: the position at the edge counts
+    assert (counts["n_bad_area2"], counts["n_bad_area3"], counts["n_good_area1.5"]) == (0, 1, 1)  # 2.5 x the first

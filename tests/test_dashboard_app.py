@@ -448,7 +448,15 @@ def test_positions_at_the_frame_edge_are_left_out_of_the_statistics_unless_the_u
     doubt.set_value(1.0)  # every mask of random weights has a predicted IoU below 1: nothing is left to analyse
     next(b for b in app.button if b.proto.label.endswith("ompute statistics")).click().run()  # the form's submit
     (error,) = _errors(app)
-    assert "every position left has a predicted IoU below min_iou 1.0" in error
+    assert "every position left is gated out" in error and "with a predicted IoU below min_iou 1.0" in error
+    area = next(n for n in app.number_input if (n.key or "").startswith("max-area-"))
+    assert area.value is None  # off unless the user sets it
+    next(n for n in app.number_input if (n.key or "").startswith("min-iou-")).set_value(0.0)
+    area.set_value(1000.0)
+    next(b for b in app.button if b.proto.label.endswith("ompute statistics")).click().run()
+    assert not _errors(app), _errors(app)
+    (summary,) = [c.value for c in app.caption if "particle(s) analysed" in c.value]
+    assert "positions left out as gaps: 0 whose area changed by more than 1000×" in summary, summary
 
 
 def test_a_failed_statistics_job_is_a_sentence_in_its_tab_and_the_masks_stay(

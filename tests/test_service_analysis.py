@@ -67,5 +67,21 @@ def test_positions_below_min_iou_are_gaps_and_a_failure_says_how_many() -> None:
         row["predicted_iou"] = 0.4
     with pytest.raises(InputError, match=r"at least 10 frames .*: 14 position\(s\) with a predicted IoU below min_iou"):
         analyse_rows(as_table(rows), PARAMS | {"min_iou": 0.5})
-    with pytest.raises(InputError, match=r"every position left has a predicted IoU below min_iou 0\.5"):
+    with pytest.raises(InputError, match=r"every position left is gated out, .*: 14 position\(s\) with a predicted "
+                                         r"IoU below min_iou 0\.5$"):  # fmt: skip
         analyse_rows(as_table(rows[6:]), PARAMS | {"min_iou": 0.5})
+
+
+def test_positions_whose_area_changed_are_gaps_with_max_area_change() -> None:
+    rows = rows_of_a_particle_walking_off(20, exit_frame=20)
+    for row in rows[14:]:
+        row["area_px"] /= 4  # the mask shrank to a sliver
+    assert analysed_lengths(rows, PARAMS) == [20]
+    result, gaps = analyse_rows(as_table(rows), PARAMS | {"max_area_change": 2.0})
+    assert result.particles["n_frames"].tolist() == [14]
+    assert gaps == Gaps(keep_edge=False, at_edge=0, min_iou=None, doubtful=0, max_area_change=2.0, resized=6)
+    for row in rows[8:14]:
+        row["area_px"] *= 2.5
+    with pytest.raises(InputError, match=r"at least 10 frames .*: 12 position\(s\) whose area changed by more than "
+                                         r"max_area_change 2\.0$"):  # fmt: skip
+        analyse_rows(as_table(rows), PARAMS | {"max_area_change": 2.0})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,6 +139,13 @@ def test_analysis_job_returns_the_statistics_and_plots(stack: Stack, video: tupl
             client.start_analysis(job.job_id, keep_edge=True, min_iou=1.5)
         doubtful = client.wait(client.start_analysis(job.job_id, keep_edge=True, min_iou=1.0).job_id, timeout_s=60)
         assert doubtful.state == pb.FAILED and "predicted IoU below min_iou 1.0" in doubtful.error, doubtful.error
+        with pytest.raises(ClientError, match=r"INVALID_ARGUMENT: max_area_change must be > 1, got 1\.0"):
+            client.start_analysis(job.job_id, keep_edge=True, max_area_change=1.0)
+        resized = client.wait(client.start_analysis(job.job_id, keep_edge=True, max_area_change=4.0).job_id,
+                              timeout_s=60)
+        assert resized.state == pb.FAILED, resized.error  # the prompted masks are boxes, the tracked ones the frame
+        assert re.search(r"left out as gaps: \d+ position\(s\) whose area changed by more than max_area_change 4",
+                         resized.error), resized.error  # fmt: skip
         started = client.start_analysis(job.job_id, exposure_fraction=0.0, keep_edge=True)
         analysis_job = client.wait(started.job_id, timeout_s=60)
         assert analysis_job.state == pb.SUCCEEDED, analysis_job.error
@@ -145,7 +153,8 @@ def test_analysis_job_returns_the_statistics_and_plots(stack: Stack, video: tupl
     stats = json.loads(result.stats_json)
     assert stats["parameters"]["px_nm"] == 0.5 and stats["parameters"]["fps"] == 20.0  # the video's calibration
     assert stats["parameters"]["exposure_fraction"] == 0.0 and stats["n_particles"] == 2
-    assert stats["gaps"] == {"keep_edge": True, "at_edge": 0, "min_iou": None, "doubtful": 0}
+    assert stats["gaps"] == {"keep_edge": True, "at_edge": 0, "min_iou": None, "doubtful": 0, "max_area_change": None,
+                             "resized": 0}  # fmt: skip
     names = {f.name for f in result.files}
     assert {"msd.csv", "msd.png", "report.html", "confidence.png"} <= names
     assert next(f for f in result.files if f.name == "msd.png").content.startswith(b"\x89PNG")

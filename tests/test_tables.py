@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from samem.errors import InputError
-from samem.io.tables import TRACK_COLUMNS, read_trajectories, validate_trajectories
+from samem.io.tables import TRACK_COLUMNS, GapRules, observed_rows, read_trajectories, validate_trajectories
 
 
 def write(tmp_path: Path, text: str | bytes) -> Path:
@@ -110,3 +110,22 @@ def test_at_edge_column_with_garbage_is_refused(tmp_path: Path) -> None:
     path.write_text("frame,particle,x,y,at_edge\n0,1,1.0,2.0,edge\n")
     with pytest.raises(InputError, match="column 'at_edge' must be true or false, found 'edge' at data row 1"):
         read_trajectories(path)
+
+
+def test_positions_whose_area_left_their_first_by_a_factor_are_gaps_under_max_area_change() -> None:
+    table = pd.DataFrame({
+        "frame": [0, 1, 2, 3, 4, 0, 1, 2, 3],
+        "particle": [1, 1, 1, 1, 1, 2, 2, 2, 2],
+        "area_px": [40.0, 100.0, 210.0, 49.0, None, 30.0, 100.0, 59.0, 14.0],
+        "at_edge": [True, False, False, False, False, False, False, False, False],
+        "present": [True, True, True, True, True, True, False, True, True],
+    })  # fmt: skip
+    # particle 1's first area not cut by the edge is frame 1's (100); particle 2's is frame 0's (30)
+    observed = observed_rows(table, GapRules(keep_edge=True, max_area_change=2.0))
+    assert observed.rows.index.tolist() == [1, 4, 5, 7]  # 40, 210, 49 and 14 are over 2 x off; a blank area stays
+    assert (observed.at_edge, observed.doubtful, observed.resized) == (0, 0, 4)
+    assert observed_rows(table, GapRules(max_area_change=2.0)).resized == 3  # the edge row was a gap already
+    assert observed_rows(table, GapRules(keep_edge=True)).rows.index.tolist() == [0, 1, 2, 3, 4, 5, 7, 8]
+    assert observed_rows(table.drop(columns="area_px"), GapRules(max_area_change=1.1)).resized == 0
+    with pytest.raises(InputError, match="'area_px' must hold numbers"):
+        observed_rows(table.assign(area_px="big"), GapRules(max_area_change=2.0))

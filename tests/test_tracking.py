@@ -60,7 +60,7 @@ def test_track_cli_writes_every_output_and_analysis(
     code, printed, err = run_cli_output(
         ["track", str(video), "--box", "29.5,19.5,39.5,29.5", "--point", "2:60,10", "--model",
          f"samem-compact:{present_checkpoint}", "--out", str(out), "--no-progress", "--analyze", "--px-nm", "0.5",
-         "--fps", "10", "--keep-edge"],  # random weights: masks fill the frame
+         "--fps", "10", "--keep-edge", "--max-area-change", "3"],  # random weights: masks fill the frame
         capsys,
     )
     assert code == 0, err
@@ -85,7 +85,8 @@ def test_track_cli_writes_every_output_and_analysis(
     assert {"samem", "torch", "sam2"} <= set(run["versions"])
     assert (out / "analysis" / "report.html").is_file() and (out / "analysis" / "confidence.png").is_file()
     gaps = json.loads((out / "analysis" / "stats.json").read_text())["gaps"]
-    assert gaps == {"keep_edge": True, "at_edge": 0, "min_iou": None, "doubtful": 0}
+    assert gaps == {"keep_edge": True, "at_edge": 0, "min_iou": None, "doubtful": 0, "max_area_change": 3.0,
+                    "resized": 0}  # the masks keep the frame's area
 
 
 @pytest.mark.parametrize(

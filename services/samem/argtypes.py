@@ -40,6 +40,14 @@ def fraction(text: str) -> float:
     return value
 
 
+def factor_above_one(text: str) -> float:
+    """A finite float > 1 (a ratio allowed either way, e.g. an area that may double or halve)."""
+    value = positive_float(text)
+    if value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number > 1")
+    return value
+
+
 def positive_int(text: str) -> int:
     """An integer > 0."""
     value = int(_number(text, int))

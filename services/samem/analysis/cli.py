@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from samem.argtypes import fraction, int_list, positive_float, positive_int
+from samem.argtypes import factor_above_one, fraction, int_list, positive_float, positive_int
+
+if TYPE_CHECKING:  # pragma: no cover
+    from samem.io.tables import GapRules
 
 EPILOG = (
     "Outputs in OUT: stats.json, msd.csv, particles.csv, drift.csv, vanhove.csv, vacf.csv, five PNG figures (six "
@@ -19,6 +23,12 @@ MIN_IOU_HELP = (
     "take positions whose predicted_iou (the model's estimate of its mask's IoU) is below P as gaps: masks that "
     "slid onto a neighbour or stayed behind a particle that left; 0.6 on crowded videos (README; default: keep "
     "all, as the gate also drops good positions of small or faint particles)"
+)
+MAX_AREA_CHANGE_HELP = (
+    "take positions whose mask area differs from their particle's first (its prompted mask) by more than a factor "
+    "F either way as gaps: masks that shrank onto part of a fast particle, slid onto a neighbour of another size or "
+    "stayed behind as a sliver; 2 on crowded videos (README; default: keep all, as particles that grow, dissolve or "
+    "merge change size)"
 )
 
 
@@ -47,7 +57,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--subtract-drift", action="store_true", help="remove the ensemble drift first")
     p.add_argument("--keep-edge", action="store_true", help=KEEP_EDGE_HELP)
     p.add_argument("--min-iou", type=fraction, metavar="P", help=MIN_IOU_HELP)
+    p.add_argument("--max-area-change", type=factor_above_one, metavar="F", help=MAX_AREA_CHANGE_HELP)
     p.set_defaults(handler=run)
+
+
+def gap_rules(args: argparse.Namespace) -> GapRules:
+    """The gap rules of the options ``--keep-edge``, ``--min-iou`` and ``--max-area-change``."""
+    from samem.io.tables import GapRules
+
+    return GapRules(keep_edge=args.keep_edge, min_iou=args.min_iou, max_area_change=args.max_area_change)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,8 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_writable_dir(args.out)
     positions = read_trajectory_csv(args.trajectories)
-    tracks, gaps = analysed_positions(positions, keep_edge=args.keep_edge, min_iou=args.min_iou,
-                                      name=str(args.trajectories))  # fmt: skip
+    tracks, gaps = analysed_positions(positions, gap_rules(args), name=str(args.trajectories))
     result = analyze(
         tracks, px_nm=args.px_nm, fps=args.fps, max_lag=args.max_lag, fit_lags=args.fit_lags,
         alpha_lags=args.alpha_lags, min_length=args.min_length, vanhove_lags=args.vanhove_lags,

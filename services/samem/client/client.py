@@ -243,14 +243,19 @@ class Client:
 
     def start_analysis(
         self, job_id: str, *, px_nm: float = 0.0, fps: float = 0.0, exposure_fraction: float | None = None,
-        keep_edge: bool = False, min_iou: float | None = None,
+        keep_edge: bool = False, min_iou: float | None = None, max_area_change: float | None = None,
     ) -> pb.Job:
-        """Start the statistics of a finished propagation job (``keep_edge``, ``min_iou``: as ``samem analyze``)."""
+        """Start the statistics of a finished propagation job.
+
+        ``keep_edge``, ``min_iou`` and ``max_area_change`` as the options of ``samem analyze``.
+        """
         request = pb.StartAnalysisRequest(job_id=job_id, px_nm=px_nm, fps=fps, keep_edge=keep_edge)
         if exposure_fraction is not None:
             request.exposure_fraction = exposure_fraction
         if min_iou is not None:
             request.min_iou = min_iou
+        if max_area_change is not None:
+            request.max_area_change = max_area_change
         return self._unary(self.results.StartAnalysis, request)
 
     def analysis(self, job_id: str) -> pb.Analysis:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -14,21 +15,19 @@ from samem.errors import InputError
 TRACK_COLUMNS = ("frame", "particle", "x", "y")
 
 
-def read_trajectories(
-    path: str | os.PathLike[str], *, keep_edge: bool = False, min_iou: float | None = None
-) -> pd.DataFrame:
+def read_trajectories(path: str | os.PathLike[str], rules: GapRules | None = None) -> pd.DataFrame:
     """Read and validate a trajectory CSV.
 
     The table must have the columns ``frame``, ``particle``, ``x`` and ``y`` (x = column, y = row, in pixels);
     other columns are kept. Rows whose optional ``present`` column is false (objects the tracker lost on that
     frame, written with NaN positions) and, unless ``keep_edge``, rows whose optional ``at_edge`` column is true
     (particles cut by the frame edge, see :func:`drop_edge_rows`) are dropped: they are gaps, not observations;
-    so are rows whose ``predicted_iou`` is below ``min_iou`` when it is given (:func:`drop_doubtful_rows`).
+    so are the rows the other ``rules`` leave out (:class:`GapRules`; default: edge positions only).
     Raises :class:`~samem.errors.InputError` with a one-line message for a missing or empty file, missing
     columns, non-numeric or NaN values, non-integer frames or particle ids, and duplicate (frame, particle) rows.
     """
     table = read_trajectory_csv(path)
-    return validate_trajectories(observed_rows(table, keep_edge=keep_edge, min_iou=min_iou).rows, name=str(path))
+    return validate_trajectories(observed_rows(table, rules or GapRules()).rows, name=str(path))
 
 
 def read_trajectory_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -45,24 +44,40 @@ def read_trajectory_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     return table
 
 
+@dataclass(frozen=True, kw_only=True)
+class GapRules:
+    """Which present positions an analysis takes as gaps besides the absent ones (README, Analyse trajectories).
+
+    ``keep_edge`` keeps positions cut by the frame edge (:func:`drop_edge_rows`); ``min_iou`` takes positions whose
+    predicted IoU is below it as gaps (:func:`drop_doubtful_rows`), ``max_area_change`` those whose area differs from
+    their particle's first one by more than that factor (:func:`drop_resized_rows`); None: no such rule.
+    """
+
+    keep_edge: bool = False
+    min_iou: float | None = None
+    max_area_change: float | None = None
+
+
 class Observed(NamedTuple):
     """The rows that are observations, and how many present rows were left out as gaps, and why."""
 
     rows: pd.DataFrame
     at_edge: int  # cut by the frame edge
     doubtful: int  # predicted IoU below min_iou (of those not at the edge)
+    resized: int  # area changed by more than max_area_change (of those left)
 
 
-def observed_rows(table: pd.DataFrame, *, keep_edge: bool = False, min_iou: float | None = None) -> Observed:
-    """The rows that are observations, and how many present rows were left out at the frame edge and as doubtful.
+def observed_rows(table: pd.DataFrame, rules: GapRules = GapRules()) -> Observed:
+    """The rows that are observations, and how many present rows each of ``rules`` left out as gaps.
 
-    Absent rows (:func:`drop_absent_rows`) are gaps; so are rows at the frame edge (:func:`drop_edge_rows`) unless
-    ``keep_edge``, and rows whose predicted IoU is below ``min_iou`` (:func:`drop_doubtful_rows`).
+    Absent rows (:func:`drop_absent_rows`) are always gaps; the rules apply in the order edge, predicted IoU, area.
     """
     present = drop_absent_rows(table)
-    inside = present if keep_edge else drop_edge_rows(present)
-    observed = drop_doubtful_rows(inside, min_iou)
-    return Observed(observed, at_edge=len(present) - len(inside), doubtful=len(inside) - len(observed))
+    inside = present if rules.keep_edge else drop_edge_rows(present)
+    confident = drop_doubtful_rows(inside, rules.min_iou)
+    observed = drop_resized_rows(confident, rules.max_area_change, reference=first_areas(present))
+    return Observed(observed, at_edge=len(present) - len(inside), doubtful=len(inside) - len(confident),
+                    resized=len(confident) - len(observed))  # fmt: skip
 
 
 def drop_absent_rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -95,6 +110,39 @@ def drop_doubtful_rows(table: pd.DataFrame, min_iou: float | None) -> pd.DataFra
     if values.isna().sum() > table["predicted_iou"].isna().sum():
         raise InputError("column 'predicted_iou' must hold numbers (the model's predicted IoU of each mask)")
     return table[~(values < min_iou)]
+
+
+def first_areas(present: pd.DataFrame) -> pd.Series:
+    """Each particle's ``area_px`` at its first present position not cut by the frame edge (else its first one).
+
+    For samem's tables that is the mask decoded from the particle's prompt. Empty without an ``area_px`` column.
+    """
+    if "area_px" not in present.columns or present.empty:
+        return pd.Series(dtype=float)
+    ordered = present.sort_values("frame", kind="stable")
+    inside = drop_edge_rows(ordered)
+    first = ordered.groupby("particle")["area_px"].first()
+    return inside.groupby("particle")["area_px"].first().reindex(first.index).fillna(first)
+
+
+def drop_resized_rows(table: pd.DataFrame, max_area_change: float | None, *, reference: pd.Series) -> pd.DataFrame:
+    """Remove the rows whose ``area_px`` differs from their particle's ``reference`` area by more than a factor.
+
+    A particle keeps its size from frame to frame; a mask that shrank onto part of it, slid onto a neighbour of
+    another size or stayed behind as a sliver after it left does not (README, Analyse trajectories). Rows whose
+    area is outside [reference / max_area_change, reference * max_area_change] are removed; ``max_area_change``
+    None, a table without the column, blank cells and particles without a reference keep their rows. InputError if
+    the column is not numeric.
+    """
+    if max_area_change is None or "area_px" not in table.columns:
+        return table
+    area = pd.to_numeric(table["area_px"], errors="coerce")
+    if area.isna().sum() > table["area_px"].isna().sum():
+        raise InputError("column 'area_px' must hold numbers (the mask's area in pixels)")
+    ref = pd.to_numeric(table["particle"].map(reference), errors="coerce")
+    ratio = area.clip(lower=1.0) / ref.clip(lower=1.0)
+    resized = (ratio > max_area_change) | (ratio < 1.0 / max_area_change)
+    return table[~resized.fillna(False).to_numpy(bool)]
 
 
 def _flags(table: pd.DataFrame, column: str) -> np.ndarray:

@@ -12,7 +12,7 @@ import pandas as pd
 from samem.analysis import AnalysisResult, analyze, write_analysis
 from samem.analysis.positions import Gaps
 from samem.errors import InputError
-from samem.io.tables import observed_rows, validate_trajectories
+from samem.io.tables import GapRules, observed_rows, validate_trajectories
 from samem.measure import MEASUREMENT_COLUMNS
 from samem.service.records import FAILED, FINAL_STATES, RUNNING, SUCCEEDED
 from samem.service.store import Store
@@ -24,31 +24,36 @@ def analyse_rows(positions: pd.DataFrame, params: dict[str, Any]) -> tuple[Analy
     """The analysis of a propagation job's measurement rows (``positions``) with an analysis job's ``params``.
 
     Positions at the frame edge are gaps unless ``params["keep_edge"]``, and so are positions whose predicted IoU
-    is below ``params["min_iou"]`` when set; when the analysis then fails, the message says how many were left out.
-    Returns the analysis and those gaps.
+    is below ``params["min_iou"]`` or whose area differs from their particle's first by more than the factor
+    ``params["max_area_change"]``, when set; when the analysis then fails, the message says how many were left
+    out. Returns the analysis and those gaps.
     """
-    min_iou, keep_edge = params.get("min_iou"), params.get("keep_edge", False)
-    observed = observed_rows(positions, keep_edge=keep_edge, min_iou=min_iou)
-    inside, at_edge, doubtful = observed
-    if inside.empty and at_edge and not doubtful:
+    rules = GapRules(keep_edge=params.get("keep_edge", False), min_iou=params.get("min_iou"),
+                     max_area_change=params.get("max_area_change"))  # fmt: skip
+    observed = observed_rows(positions, rules)
+    gated = observed.doubtful + observed.resized
+    if observed.rows.empty and observed.at_edge and not gated:
         raise InputError("every tracked position touches the frame edge, so there is nothing to analyse"
                          " (keep_edge analyses them anyway)")  # fmt: skip
-    if inside.empty and doubtful:
-        raise InputError(f"every position left has a predicted IoU below min_iou {min_iou}, so there is nothing to"
-                         " analyse")  # fmt: skip
-    gaps = Gaps.of(observed, keep_edge=keep_edge, min_iou=min_iou)
+    reasons = (
+        (observed.at_edge, "touching the frame edge, which keep_edge keeps"),
+        (observed.doubtful, f"with a predicted IoU below min_iou {rules.min_iou}"),
+        (observed.resized, f"whose area changed by more than max_area_change {rules.max_area_change}"),
+    )
+    left_out = [f"{count} position(s) {why}" for count, why in reasons if count]
+    if observed.rows.empty and gated:
+        raise InputError(f"every position left is gated out, so there is nothing to analyse; left out as gaps:"
+                         f" {' and '.join(left_out)}")  # fmt: skip
     try:
         result = analyze(
-            validate_trajectories(inside), px_nm=float(params["px_nm"]), fps=float(params["fps"]),
+            validate_trajectories(observed.rows), px_nm=float(params["px_nm"]), fps=float(params["fps"]),
             exposure_fraction=float(params["exposure_fraction"]),
         )  # fmt: skip
     except InputError as e:
-        left_out = [f"{at_edge} position(s) touching the frame edge, which keep_edge keeps"] if at_edge else []
-        left_out += [f"{doubtful} position(s) with a predicted IoU below min_iou {min_iou}"] if doubtful else []
         if not left_out:
             raise
         raise InputError(f"{e}; left out as gaps: {' and '.join(left_out)}") from e
-    return result, gaps
+    return result, Gaps.of(observed, rules)
 
 
 def run_analysis(job_id: str, *, store: Store) -> str:

@@ -450,13 +450,16 @@ class ResultsServicer(_Servicer, rpc.ResultsServicer):
             raise InputError(f"exposure_fraction must lie in [0, 1], got {exposure}")
         if min_iou is not None and not 0 <= min_iou <= 1:
             raise InputError(f"min_iou must lie in [0, 1], got {min_iou}")
+        max_area_change = request.max_area_change if request.HasField("max_area_change") else None
+        if max_area_change is not None and not max_area_change > 1:  # NaN too
+            raise InputError(f"max_area_change must be > 1, got {max_area_change}")
         JobsServicer._check_quota(self, user)  # type: ignore[arg-type]
         now = time.time()
         job = JobRecord(
             job_id=new_id("job"), video_id=video.video_id, owner=user.name, kind=ANALYSIS, state=QUEUED,
             first_frame=0, frames_total=1, created_unix=now, updated_unix=now,
             params={"source_job": source.job_id, "px_nm": px_nm, "fps": fps, "exposure_fraction": exposure,
-                    "keep_edge": request.keep_edge, "min_iou": min_iou},
+                    "keep_edge": request.keep_edge, "min_iou": min_iou, "max_area_change": max_area_change},
         )  # fmt: skip
         self.store.put_job(job)
         self.store.audit.record(AuditEvent(user=user.name, action=START, job_id=job.job_id, video_id=video.video_id,

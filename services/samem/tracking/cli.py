@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from samem.analysis.cli import KEEP_EDGE_HELP, MIN_IOU_HELP
-from samem.argtypes import fraction, non_negative_int, positive_float, zoom_choice
+from samem.analysis.cli import KEEP_EDGE_HELP, MAX_AREA_CHANGE_HELP, MIN_IOU_HELP, gap_rules
+from samem.argtypes import factor_above_one, fraction, non_negative_int, positive_float, zoom_choice
 
 EPILOG = (
     "Writes OUT/trajectories.csv (frame, particle, x, y, area_px, ..., present, n_fragments, at_edge), OUT/masks.tif "
@@ -52,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--fps", type=positive_float, help="frames per second (default: from the file's metadata)")
     g.add_argument("--keep-edge", action="store_true", help=KEEP_EDGE_HELP)
     g.add_argument("--min-iou", type=fraction, metavar="P", help=MIN_IOU_HELP)
+    g.add_argument("--max-area-change", type=factor_above_one, metavar="F", help=MAX_AREA_CHANGE_HELP)
     p.set_defaults(handler=run)
 
 
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         from samem.analysis.writer import write_analysis
 
         table, gaps = analysed_positions(
-            result.trajectories, keep_edge=args.keep_edge, min_iou=args.min_iou, name="tracked trajectories",
+            result.trajectories, gap_rules(args), name="tracked trajectories",
             hint=f" (tracking results are in {args.out})",
         )  # fmt: skip
         analysis = analyze(table, px_nm=px_nm, fps=fps)

@@ -451,20 +451,22 @@ class MaskFrame(_message.Message):
     def __init__(self, frame: _Optional[int] = ..., height: _Optional[int] = ..., width: _Optional[int] = ..., png: _Optional[bytes] = ..., rle: _Optional[_Union[RunLengths, _Mapping]] = ...) -> None: ...
 
 class StartAnalysisRequest(_message.Message):
-    __slots__ = ("job_id", "px_nm", "fps", "exposure_fraction", "keep_edge", "min_iou")
+    __slots__ = ("job_id", "px_nm", "fps", "exposure_fraction", "keep_edge", "min_iou", "max_area_change")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     PX_NM_FIELD_NUMBER: _ClassVar[int]
     FPS_FIELD_NUMBER: _ClassVar[int]
     EXPOSURE_FRACTION_FIELD_NUMBER: _ClassVar[int]
     KEEP_EDGE_FIELD_NUMBER: _ClassVar[int]
     MIN_IOU_FIELD_NUMBER: _ClassVar[int]
+    MAX_AREA_CHANGE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     px_nm: float
     fps: float
     exposure_fraction: float
     keep_edge: bool
     min_iou: float
-    def __init__(self, job_id: _Optional[str] = ..., px_nm: _Optional[float] = ..., fps: _Optional[float] = ..., exposure_fraction: _Optional[float] = ..., keep_edge: _Optional[bool] = ..., min_iou: _Optional[float] = ...) -> None: ...
+    max_area_change: float
+    def __init__(self, job_id: _Optional[str] = ..., px_nm: _Optional[float] = ..., fps: _Optional[float] = ..., exposure_fraction: _Optional[float] = ..., keep_edge: _Optional[bool] = ..., min_iou: _Optional[float] = ..., max_area_change: _Optional[float] = ...) -> None: ...
 
 class GetAnalysisRequest(_message.Message):
     __slots__ = ("job_id",)
