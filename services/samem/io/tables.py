@@ -75,7 +75,9 @@ def observed_rows(table: pd.DataFrame, rules: GapRules = GapRules()) -> Observed
     present = drop_absent_rows(table)
     inside = present if rules.keep_edge else drop_edge_rows(present)
     confident = drop_doubtful_rows(inside, rules.min_iou)
-    observed = drop_resized_rows(confident, rules.max_area_change, reference=first_areas(present))
+    observed = confident
+    if rules.max_area_change is not None:
+        observed = drop_resized_rows(confident, rules.max_area_change, reference=first_areas(present))
     return Observed(observed, at_edge=len(present) - len(inside), doubtful=len(inside) - len(confident),
                     resized=len(confident) - len(observed))  # fmt: skip
 
@@ -125,16 +127,15 @@ def first_areas(present: pd.DataFrame) -> pd.Series:
     return inside.groupby("particle")["area_px"].first().reindex(first.index).fillna(first)
 
 
-def drop_resized_rows(table: pd.DataFrame, max_area_change: float | None, *, reference: pd.Series) -> pd.DataFrame:
+def drop_resized_rows(table: pd.DataFrame, max_area_change: float, *, reference: pd.Series) -> pd.DataFrame:
     """Remove the rows whose ``area_px`` differs from their particle's ``reference`` area by more than a factor.
 
     A particle keeps its size from frame to frame; a mask that shrank onto part of it, slid onto a neighbour of
     another size or stayed behind as a sliver after it left does not (README, Analyse trajectories). Rows whose
-    area is outside [reference / max_area_change, reference * max_area_change] are removed; ``max_area_change``
-    None, a table without the column, blank cells and particles without a reference keep their rows. InputError if
-    the column is not numeric.
+    area is outside [reference / max_area_change, reference * max_area_change] are removed; a table without the
+    column, blank cells and particles without a reference keep their rows. InputError if the column is not numeric.
     """
-    if max_area_change is None or "area_px" not in table.columns:
+    if "area_px" not in table.columns:
         return table
     area = pd.to_numeric(table["area_px"], errors="coerce")
     if area.isna().sum() > table["area_px"].isna().sum():
