@@ -64,7 +64,7 @@ def test_a_track_that_jumps_to_another_particle_is_flagged_by_the_analysis() -> 
         xy[0, start : start + 5] += 15.0
     jumped = analyze(to_table(xy, PX), px_nm=PX, fps=1 / DT, exposure_fraction=0.0, n_bootstrap=0)
     assert jumped.ensemble["cve"]["particles_differ"] and jumped.ensemble["cve"]["homogeneity_dof"] == 5
-    assert any("D differ beyond their errors" in note for note in jumped.notes)
+    assert any("D differ beyond their errors" in note and "max area change 2" in note for note in jumped.notes)
     report = render_report(stats_dict(jumped), {})
     q = jumped.ensemble["cve"]["homogeneity_q"]
     assert f"<td class=num>{q:.4g}</td><td></td><td>5 dof</td>" in report and "D differ beyond" in report

@@ -226,7 +226,8 @@ def _homogeneity_notes(homogeneity: Homogeneity) -> list[str]:
             f" degrees of freedom, p = {homogeneity.p:.1e}; largest / smallest D = {homogeneity.spread:.1f}):"
             " either they really differ (sizes, surroundings) and the ensemble D averages over them, or some"
             " trajectories are wrong (masks that jump between particles); compare D per particle in particles.csv"
-            " with the overlay"]  # fmt: skip
+            " with the overlay, and try the gate on mask area (max area change 2: masks that changed size are"
+            " gaps)"]  # fmt: skip
 
 
 def _coincidence_notes(coincident: list[Coincidence]) -> list[str]:
