@@ -245,8 +245,8 @@ def _analysis(client: Client, job_id: str, video: pb.Video, tab: Any) -> tuple[d
             help="Positions whose mask area differs from the particle's first (its prompted mask) by more than this "
                  "factor either way are gaps: masks that shrank onto part of a fast particle, slid onto a neighbour of "
                  "another size or stayed behind as a sliver. Empty: off (particles that grow, dissolve or merge change "
-                 "size). 2 brought D from 3.6 to 0.77 times the truth (median) on crowded, fast simulated videos while "
-                 "keeping 95 % of the good positions (README).",
+                 "size). 2 brought D from 4.2 to 0.71 times the truth (median) on crowded, fast simulated videos while "
+                 "keeping 96 % of the good positions (README).",
         )  # fmt: skip
         again = st.form_submit_button(  # keyed: the label changes once statistics exist, the button must not
             "Recompute statistics" if entry else "Compute statistics", key=f"analyse-{job_id}"
