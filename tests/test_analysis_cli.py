@@ -180,6 +180,21 @@ def test_existing_output_unchanged_on_bad_input(tmp_path: Path, capsys: pytest.C
     assert [p.name for p in out.iterdir()] == ["stats.json"] and (out / "stats.json").read_text() == "old"
 
 
+def tracks_with_a_jump(
+    seed: int, *, particle: int, first_frame: int, column: str, values: tuple[float, float]
+) -> pd.DataFrame:
+    """Four Brownian tracks (D = 200 nm^2/s, 40 frames) whose ``particle`` jumps 60 px from ``first_frame`` on.
+
+    ``column`` holds ``values[0]`` and, on the jumped positions, ``values[1]``.
+    """
+    table = to_table(brownian(np.random.default_rng(seed), 4, 40, 200.0, 0.1), 1.5)
+    table = table.assign(present=True, at_edge=False, **{column: values[0]})
+    jumped = (table.particle == particle) & (table.frame >= first_frame)
+    table.loc[jumped, "x"] += 60.0
+    table.loc[jumped, column] = values[1]
+    return table
+
+
 def analysed_without_and_with(path: Path, gate: list[str], capsys) -> tuple[dict, dict]:
     """stats.json and stdout of ``samem analyze`` on ``path``, by name: "all" without the ``gate`` options, "gated"."""
     stats, printed = {}, {}
@@ -192,11 +207,7 @@ def analysed_without_and_with(path: Path, gate: list[str], capsys) -> tuple[dict
 
 def test_positions_with_low_predicted_iou_are_gaps_with_min_iou(tmp_path: Path, capsys) -> None:
     """A mask that slid onto a neighbour (a jump, low predicted IoU) inflates D unless ``--min-iou`` drops it."""
-    rng = np.random.default_rng(4)
-    table = to_table(brownian(rng, 4, 40, 200.0, 0.1), 1.5).assign(present=True, at_edge=False, predicted_iou=0.9)
-    slid = (table.particle == 1) & (table.frame >= 25)
-    table.loc[slid, "x"] += 60.0
-    table.loc[slid, "predicted_iou"] = 0.2
+    table = tracks_with_a_jump(4, particle=1, first_frame=25, column="predicted_iou", values=(0.9, 0.2))
     table.loc[(table.particle == 2) & (table.frame == 10), "predicted_iou"] = np.nan  # a blank cell keeps its row
     path = tmp_path / "tracks.csv"
     table.to_csv(path, index=False)
@@ -285,11 +296,7 @@ def test_the_confidence_figure_draws_each_particle_over_time_breaks_at_gaps_and_
 
 def test_positions_whose_area_changed_are_gaps_with_max_area_change(tmp_path: Path, capsys) -> None:
     """A mask that shrank to a sliver on a neighbour (a jump, a fifth of the area) inflates D unless gated by area."""
-    rng = np.random.default_rng(6)
-    table = to_table(brownian(rng, 4, 40, 200.0, 0.1), 1.5).assign(present=True, at_edge=False, area_px=300.0)
-    sliver = (table.particle == 2) & (table.frame >= 28)
-    table.loc[sliver, "x"] += 60.0
-    table.loc[sliver, "area_px"] = 60.0
+    table = tracks_with_a_jump(6, particle=2, first_frame=28, column="area_px", values=(300.0, 60.0))
     path = tmp_path / "tracks.csv"
     table.to_csv(path, index=False)
     stats, printed = analysed_without_and_with(path, ["--max-area-change", "2"], capsys)
