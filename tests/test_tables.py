@@ -1,4 +1,4 @@
-"""samem.io.tables: reading and validating trajectory tables."""
+"""samem.io.tables: reading and validating trajectory tables, as ``samem analyze`` reads them."""
 
 from __future__ import annotations
 
@@ -8,8 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from samem.analysis.positions import analysed_positions
 from samem.errors import InputError
-from samem.io.tables import TRACK_COLUMNS, GapRules, observed_rows, read_trajectories, validate_trajectories
+from samem.io.tables import TRACK_COLUMNS, GapRules, observed_rows, read_trajectory_csv, validate_trajectories
+
+
+def read_for_analysis(path: Path) -> pd.DataFrame:
+    """The positions ``samem analyze`` takes from the CSV at ``path`` (default gap rules)."""
+    return analysed_positions(read_trajectory_csv(path), GapRules(), name=str(path))[0]
 
 
 def write(tmp_path: Path, text: str | bytes) -> Path:
@@ -23,7 +29,7 @@ def write(tmp_path: Path, text: str | bytes) -> Path:
 
 def test_reads_sorts_and_keeps_extra_columns(tmp_path: Path) -> None:
     path = write(tmp_path, " frame , particle,x,y,mass\n3,2,1.5,2.5,10\n1,2,0.5,0.5,11\n0,1,9,9,12\n")
-    table = read_trajectories(path)
+    table = read_for_analysis(path)
     assert list(table.columns) == [*TRACK_COLUMNS, "mass"]
     assert table[["particle", "frame"]].to_numpy().tolist() == [[1, 0], [2, 1], [2, 3]]
     assert table["frame"].dtype == np.int64 and table["particle"].dtype == np.int64
@@ -47,28 +53,33 @@ def test_integral_floats_accepted_for_ids() -> None:
         ("frame,particle,x,y\n0,1.2,2,3\n", "must hold integers"),
         ("frame,particle,x,y\n-1,1,2,3\n", "frame numbers must be >= 0"),
         ("frame,particle,x,y\n0,1,2,3\n0,1,2,4\n", "duplicate row for frame 0 and particle 1 at data row 2"),
-        ("frame,particle,x,y\n", "no rows"),
+        ("frame,particle,x,y\n", "no particle is present on any frame"),
         ("", "is empty"),
         ("\n\n", "is empty"),
     ],
 )
 def test_bad_tables_rejected_with_one_line(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(InputError, match=message) as info:
-        read_trajectories(write(tmp_path, text))
+        read_for_analysis(write(tmp_path, text))
     assert "\n" not in str(info.value)
 
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
-        read_trajectories(tmp_path / "missing.csv")
+        read_for_analysis(tmp_path / "missing.csv")
     with pytest.raises(InputError, match="not a file"):
-        read_trajectories(tmp_path)
+        read_for_analysis(tmp_path)
 
 
 def test_unreadable_bytes(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
-        read_trajectories(write(tmp_path, b"frame,particle,x,y\n0,1,\xff\xfe,3\n"))
+        read_for_analysis(write(tmp_path, b"frame,particle,x,y\n0,1,\xff\xfe,3\n"))
     assert "\n" not in str(info.value)
+
+
+def test_validate_refuses_a_table_without_rows() -> None:
+    with pytest.raises(InputError, match="trajectory table has no rows"):
+        validate_trajectories(pd.DataFrame(columns=list(TRACK_COLUMNS)))
 
 
 def test_validate_does_not_modify_input() -> None:
@@ -82,7 +93,7 @@ def test_validate_does_not_modify_input() -> None:
 def test_rows_marked_absent_are_gaps_not_errors(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("frame,particle,x,y,present\n0,1,1.0,2.0,True\n1,1,,,False\n2,1,3.0,4.0,True\n")
-    table = read_trajectories(path)
+    table = read_for_analysis(path)
     assert table["frame"].tolist() == [0, 2]
 
 
@@ -90,7 +101,7 @@ def test_present_column_with_garbage_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("frame,particle,x,y,present\n0,1,1.0,2.0,maybe\n")
     with pytest.raises(InputError, match="column 'present' must be true or false"):
-        read_trajectories(path)
+        read_for_analysis(path)
 
 
 def test_rows_at_the_frame_edge_are_gaps_and_a_table_without_the_column_keeps_every_row(tmp_path: Path) -> None:
@@ -99,17 +110,17 @@ def test_rows_at_the_frame_edge_are_gaps_and_a_table_without_the_column_keeps_ev
         "frame,particle,x,y,present,at_edge\n0,1,1.0,2.0,True,False\n1,1,0.4,2.0,True,True\n2,1,,,False,False\n"
         "3,1,3.0,4.0,true,0\n0,2,9.0,9.0,1,1\n1,2,8.0,9.0,1,0\n2,2,7.0,9.0,1,\n"
     )
-    table = read_trajectories(path)
+    table = read_for_analysis(path)
     assert list(zip(table["particle"], table["frame"], strict=True)) == [(1, 0), (1, 3), (2, 1), (2, 2)]
     path.write_text("frame,particle,x,y\n0,1,1.0,2.0\n1,1,0.4,2.0\n")
-    assert read_trajectories(path)["frame"].tolist() == [0, 1]
+    assert read_for_analysis(path)["frame"].tolist() == [0, 1]
 
 
 def test_at_edge_column_with_garbage_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("frame,particle,x,y,at_edge\n0,1,1.0,2.0,edge\n")
     with pytest.raises(InputError, match="column 'at_edge' must be true or false, found 'edge' at data row 1"):
-        read_trajectories(path)
+        read_for_analysis(path)
 
 
 def test_positions_whose_area_left_their_first_by_a_factor_are_gaps_under_max_area_change() -> None:

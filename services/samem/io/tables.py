@@ -15,23 +15,12 @@ from samem.errors import InputError
 TRACK_COLUMNS = ("frame", "particle", "x", "y")
 
 
-def read_trajectories(path: str | os.PathLike[str], rules: GapRules | None = None) -> pd.DataFrame:
-    """Read and validate a trajectory CSV.
-
-    The table must have the columns ``frame``, ``particle``, ``x`` and ``y`` (x = column, y = row, in pixels);
-    other columns are kept. Rows whose optional ``present`` column is false (objects the tracker lost on that
-    frame, written with NaN positions) and, unless ``keep_edge``, rows whose optional ``at_edge`` column is true
-    (particles cut by the frame edge, see :func:`drop_edge_rows`) are dropped: they are gaps, not observations;
-    so are the rows the other ``rules`` leave out (:class:`GapRules`; default: edge positions only).
-    Raises :class:`~samem.errors.InputError` with a one-line message for a missing or empty file, missing
-    columns, non-numeric or NaN values, non-integer frames or particle ids, and duplicate (frame, particle) rows.
-    """
-    table = read_trajectory_csv(path)
-    return validate_trajectories(observed_rows(table, rules or GapRules()).rows, name=str(path))
-
-
 def read_trajectory_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """The CSV at ``path`` as read, not yet checked; InputError for a missing, empty or unreadable file."""
+    """The CSV at ``path`` as read, not yet checked; InputError for a missing, empty or unreadable file.
+
+    :func:`observed_rows` then takes the gaps out and :func:`validate_trajectories` checks the rest (``samem analyze``
+    does both through :func:`samem.analysis.positions.analysed_positions`).
+    """
     source = Path(path)
     if not source.is_file():
         raise InputError(f"trajectory file {str(source)!r} does not exist or is not a file")
