@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 import tifffile
 
+from samem.analysis.positions import Gaps
 from samem.client import Client, ClientError
 from samem.errors import SamemError
 from samem.service.api import tracking_pb2 as pb
@@ -153,12 +154,7 @@ def show_notes(stats: dict[str, Any]) -> None:
 
 def _gaps_text(gaps: dict[str, Any] | None) -> str:
     """What the statistics left out as gaps (stats.json ``gaps``), as a clause of the caption."""
-    if not gaps:
-        return ""
-    parts = [] if gaps["keep_edge"] else [f"{gaps['at_edge']} cut by the frame edge"]
-    parts += [f"{gaps['doubtful']} below predicted IoU {gaps['min_iou']:g}"] if gaps["min_iou"] is not None else []
-    if gaps.get("max_area_change") is not None:
-        parts.append(f"{gaps['resized']} whose area changed by more than {gaps['max_area_change']:g}×")
+    parts = Gaps(**gaps).left_out() if gaps else []
     return f" · positions left out as gaps: {', '.join(parts)}" if parts else ""
 
 

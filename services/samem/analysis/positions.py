@@ -39,13 +39,18 @@ class Gaps:
         """JSON-ready fields."""
         return asdict(self)
 
-    def sentence(self) -> str:
-        """One sentence for the report."""
+    def left_out(self) -> list[str]:
+        """The count of positions each applied rule left out, in words (rules not applied are not named)."""
         left = [] if self.keep_edge else [f"{self.at_edge} cut by the frame edge"]
         if self.min_iou is not None:
             left.append(f"{self.doubtful} with predicted IoU below {self.min_iou:g}")
         if self.max_area_change is not None:
             left.append(f"{self.resized} whose area changed by more than {self.max_area_change:g}×")
+        return left
+
+    def sentence(self) -> str:
+        """One sentence for the report."""
+        left = self.left_out()
         text = f"Positions left out as gaps: {', '.join(left)}." if left else "No position left out as a gap."
         return text + (" Positions cut by the frame edge kept." if self.keep_edge else "")
 
