@@ -70,6 +70,15 @@ def test_the_outline_of_all_labels_at_once_is_each_region_minus_its_erosion() ->
     assert not outline(np.zeros((5, 5), np.int32)).any()
 
 
+def test_overlay_labels_and_trails_every_particle_when_masks_cover_the_whole_frame(tmp_path: Path) -> None:
+    writer = OverlayWriter(tmp_path / "overlay.mp4", fps=10, height=HEIGHT, width=WIDTH)
+    labels = np.full((HEIGHT, WIDTH), 3, np.uint16)  # no background pixel (e.g. random weights fill the frame)
+    labels[:, WIDTH // 2 :] = 5
+    writer.append(np.full((HEIGHT, WIDTH), 0.5), labels)
+    writer.close()
+    assert sorted(writer._trails) == [3, 5]
+
+
 def test_overlay_refuses_other_formats(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"\.mp4 or \.gif"):
         OverlayWriter(tmp_path / "x.avi", fps=10, height=HEIGHT, width=WIDTH)

@@ -84,7 +84,7 @@ class OverlayWriter:
             Image.fromarray(labels.astype(np.int32)).resize(self.size, Image.Resampling.NEAREST)
         )
         pixels = np.asarray(rgb).copy()
-        ids = [int(i) for i in np.flatnonzero(np.bincount(small_labels.ravel()))[1:]] if small_labels.any() else []
+        ids = [int(i) for i in np.flatnonzero(np.bincount(small_labels.ravel())) if i]
         edge = outline(small_labels)
         pixels[edge] = np.asarray(PALETTE, np.uint8)[small_labels[edge] % len(PALETTE)]
         image = Image.fromarray(pixels)
