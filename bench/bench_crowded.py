@@ -13,7 +13,7 @@ whether the particles' D differ beyond their errors (Cochran's Q) and the pairs 
 difference against a run of another commit or model on the same videos.
 
 Run: .venv/bin/python bench/bench_crowded.py [--seeds 1-14] [--jobs 2] [--model SPEC] [--zoom auto|off]
-     [--cache DIR] [--csv OUT.csv] [--compare OTHER.csv]
+     [--no-follow-motion] [--cache DIR] [--csv OUT.csv] [--compare OTHER.csv]
 """
 
 from __future__ import annotations
@@ -124,13 +124,15 @@ def kept_by_gates(trajectories: pd.DataFrame, j: np.ndarray) -> dict[str, int]:
     return counts
 
 
-def one_video(seed: int, *, cache: Path, model: str, zoom: float | str | None) -> list[dict]:
+def one_video(
+    seed: int, *, cache: Path, model: str, zoom: float | str | None, follow_motion: bool = True
+) -> list[dict]:
     """Track one video on one thread and score its particles (``zoom``: "auto", None for whole frames, or Z)."""
     torch.set_num_threads(1)
     folder = simulated(seed, cache)
     started = time.perf_counter()
     result = track(folder / "video.tif", read_prompt_file(folder / "prompts.json"), model=model, return_masks=True,
-                   overlay=None, zoom=zoom)  # fmt: skip
+                   overlay=None, zoom=zoom, follow_motion=follow_motion)  # fmt: skip
     seconds = time.perf_counter() - started
     truth = tifffile.imread(folder / "gt_masks.tif")
     rows = particle_scores(result.masks, truth)
@@ -178,19 +180,22 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="videos tracked at once, one thread each (default 2)")
     parser.add_argument("--model", default="samem-compact")
     parser.add_argument("--zoom", type=zoom_choice, default="auto", help="auto (default), off, or a number >= 1")
+    parser.add_argument("--no-follow-motion", dest="follow_motion", action="store_false",
+                        help="windows follow the masks only (samem track --no-follow-motion)")
     parser.add_argument("--cache", type=Path, default=None, help="keep the simulated videos here")
     parser.add_argument("--csv", type=Path, default=None, help="write the per-particle rows here")
     parser.add_argument("--compare", type=Path, default=None, help="a --csv of another run to pair with")
     args = parser.parse_args()
     print(cpu_line())
     seeds = f"{args.seeds[0]}..{args.seeds[-1]}"
-    print(f"model {args.model}, zoom {args.zoom or 'off'}; videos of samem simulate --seed {seeds}")
+    print(f"model {args.model}, zoom {args.zoom or 'off'}, follow motion {args.follow_motion}; videos of samem "
+          f"simulate --seed {seeds}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="samem-bench-crowded-") as scratch:
         cache = args.cache or Path(scratch)
         cache.mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:  # simulate first, so that workers do not race to write one video
             simulated(seed, cache)
-        work = partial(one_video, cache=cache, model=args.model, zoom=args.zoom)
+        work = partial(one_video, cache=cache, model=args.model, zoom=args.zoom, follow_motion=args.follow_motion)
         with ProcessPoolExecutor(args.jobs) as pool:
             table = pd.DataFrame([row for rows in pool.map(work, args.seeds) for row in rows])
     per_video = table.groupby("seed").agg(zoom=("zoom", "first"), particles=("particle", "size"),

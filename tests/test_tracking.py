@@ -146,13 +146,26 @@ def test_track_api_tracks_in_a_window_when_asked_and_records_the_zoom(video: Pat
     prompts = [PromptSpec(particle=1, frame=0, box=(29.5, 19.5, 39.5, 29.5))]
     model = build_model(f"samem-compact:{present_checkpoint}", image_size=128)  # windows of whole 32 px mask pixels
     windowed = track(video, prompts, model=model, return_masks=True, zoom=3.0)
-    assert windowed.run["zoom"] == 3.0
+    assert windowed.run["zoom"] == 3.0 and windowed.run["follow_motion"] is True
     assert windowed.masks is not None and windowed.masks.any()
     for page in windowed.masks:  # a 32 x 32 window (10 px box x 3, rounded up to the quantum of 32 px)
         rows, cols = np.nonzero(page)
         assert rows.size == 0 or (np.ptp(rows) < 32 and np.ptp(cols) < 32)
     assert track(video, prompts, model=model).run["zoom"] == 6.0  # "auto": a 10 px box, 60 px windows in 80 px
-    assert track(video, prompts, model=model, zoom=None).run["zoom"] is None
+    whole = track(video, prompts, model=model, zoom=None).run
+    assert whole["zoom"] is None and whole["follow_motion"] is False  # windows only
+
+
+def test_track_cli_turns_motion_following_off_on_request(
+    video: Path, present_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code, err = run_cli(["track", str(video), "--box", "29.5,19.5,39.5,29.5", "--model",
+                         f"samem-compact:{present_checkpoint}", "--zoom", "3", "--no-follow-motion", "--overlay",
+                         "none", "--no-progress", "--out", str(out)], capsys)  # fmt: skip
+    assert code == 0, err
+    run = json.loads((out / "run.json").read_text())
+    assert run["zoom"] == 3.0 and run["follow_motion"] is False
 
 
 def test_lost_particles_get_rows_with_present_false(video: Path, tmp_path: Path) -> None:

@@ -61,7 +61,8 @@ class VideoState:
     """Everything needed to continue tracking a video on any worker (with the same model).
 
     ``next_frame`` is the next frame propagation will process, or None before propagation starts (and after any
-    prompt change, which restarts it). ``zoom`` (window side / particle size) is set in window mode.
+    prompt change, which restarts it). ``zoom`` (window side / particle size) is set in window mode, where
+    ``follow_motion`` moves each window and mask prompt by the particle's motion (:mod:`samem.engine.motion`).
     """
 
     height: int
@@ -70,6 +71,7 @@ class VideoState:
     image_size: int
     resize_mode: str = "square"
     zoom: float | None = None
+    follow_motion: bool = False
     objects: tuple[ObjectState, ...] = ()
     next_frame: int | None = None
 
@@ -114,6 +116,7 @@ class VideoState:
                 "image_size": self.image_size,
                 "resize_mode": self.resize_mode,
                 "zoom": self.zoom,
+                "follow_motion": self.follow_motion,
                 "next_frame": self.next_frame,
             },
             "objects": [_object_to_plain(obj) for obj in self.objects],

@@ -14,7 +14,8 @@ skipped on CPU), reverse tracking, mask prompts and correction clicks on already
 
 In window mode (``zoom``, see :mod:`samem.engine.windows`) each object is tracked in its own window of the frame,
 which follows it; the frame source then gives the frames as read, and the tracker cuts the windows and normalises
-and resizes each as a frame of its own.
+and resizes each as a frame of its own. With ``follow_motion`` (the default) each window and mask prompt first
+moves by the particle's motion since the previous frame, measured on the two frames (:mod:`samem.engine.motion`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from torch import Tensor
 
 from samem.engine.backend import Backend
 from samem.engine.memory import gather_memory, group_by_layout, select_layout
+from samem.engine.motion import displacement
 from samem.engine.overlaps import CAPPED_LOGIT, claim_pixels, taken_by_others, window_samples
 from samem.engine.pieces import carried_mask
 from samem.engine.preprocess import logits_to_input, self_normalised_image
@@ -38,7 +40,16 @@ from samem.engine.prompts import Prompt, make_prompt
 from samem.engine.settings import ModelSettings
 from samem.engine.state import FrameMemory, ObjectState, VideoState
 from samem.engine.steps import FrameFeatures, StepOutput
-from samem.engine.windows import Window, check_zoom, follow, paste_logits, prompt_window, translate_mask
+from samem.engine.windows import (
+    Window,
+    centred_window,
+    check_zoom,
+    follow,
+    paste_logits,
+    prompt_window,
+    shift_mask,
+    translate_mask,
+)
 from samem.errors import InputError
 from samem.io.video.geometry import FrameGeometry, ResizeMode
 
@@ -89,8 +100,13 @@ class Tracker:
         num_frames: int,
         resize_mode: ResizeMode = "square",
         zoom: float | None = None,
+        follow_motion: bool = True,
     ) -> None:
-        """``zoom`` (window side / prompt size, >= 1) tracks each object in its own window; None: whole frames."""
+        """``zoom`` (window side / prompt size, >= 1) tracks each object in its own window; None: whole frames.
+
+        ``follow_motion`` (window mode) moves each window and mask prompt by its particle's motion since the
+        previous frame, measured on the images (:mod:`samem.engine.motion`).
+        """
         if num_frames < 1:
             raise InputError(f"a video needs at least one frame, got num_frames={num_frames}")
         state = VideoState(
@@ -100,6 +116,7 @@ class Tracker:
             image_size=backend.settings.image_size,
             resize_mode=resize_mode,
             zoom=check_zoom(zoom),
+            follow_motion=bool(follow_motion),
         )
         self._backend = backend
         self._geometry = FrameGeometry(height=height, width=width, size=state.image_size, mode=resize_mode)
@@ -145,6 +162,11 @@ class Tracker:
     def zoom(self) -> float | None:
         """Window side / prompt size in window mode, None when whole frames are tracked."""
         return self._state.zoom
+
+    @property
+    def follow_motion(self) -> bool:
+        """Whether windows and mask prompts move with their particles' measured motion (window mode)."""
+        return self._state.follow_motion
 
     # ----- prompts -----
 
@@ -320,12 +342,17 @@ class Tracker:
         self._state = dataclasses.replace(self._state, objects=tuple(objects))
 
     def _previous_masks(
-        self, objects: Sequence[ObjectState], frame: int, windows: Sequence[Window] | None
+        self,
+        objects: Sequence[ObjectState],
+        frame: int,
+        windows: Sequence[Window] | None,
+        shifts: Sequence[tuple[int, int]] | None = None,
     ) -> Tensor | None:
         """Mask prompts of ``objects`` from their outputs on ``frame - 1`` (zeros where there is none).
 
         Each is the largest piece of the previous mask (:func:`samem.engine.pieces.carried_mask`). In window mode
-        each is moved into the object's window on ``frame``. None for models without mask propagation.
+        each is moved into the object's window on ``frame``, and by its particle's motion ``shifts`` (whole mask
+        pixels). None for models without mask propagation.
         """
         if not self.settings.mask_propagation:
             return None
@@ -337,7 +364,48 @@ class Tracker:
                 masks[k] = carried_mask(previous.low_res_logits.cpu())
                 if windows is not None and previous.window is not None:
                     masks[k] = translate_mask(masks[k], previous.window, windows[k])
+                if shifts is not None and shifts[k] != (0, 0):
+                    masks[k] = shift_mask(masks[k], *shifts[k])
         return masks
+
+    def _follow_motion(
+        self,
+        frames: FrameSource,
+        frame: int,
+        objects: Sequence[ObjectState],
+        windows: dict[int, Window],
+        tracked: Sequence[int],
+    ) -> dict[int, tuple[int, int]]:
+        """Move the windows of ``tracked`` by their particles' motion from ``frame - 1`` (:mod:`samem.engine.motion`).
+
+        Updates ``windows`` in place and returns each moved object's mask shift in whole mask pixels.
+        """
+        s, size = self._state, self.settings.low_res_size
+        before, now = self._frame_as_read(frames, frame - 1), self._frame_as_read(frames, frame)
+        shifts = {}
+        for i in tracked:
+            previous = objects[i].memory_at(frame - 1)
+            if previous is None or previous.low_res_logits is None or previous.window is None:
+                continue
+            if not bool((previous.object_score > 0).all()):
+                continue
+            old = previous.window
+            logits = carried_mask(previous.low_res_logits.cpu()).reshape(1, 1, size, size)
+            mask = F.interpolate(logits, size=(old.side, old.side), mode="bilinear", align_corners=False)[0, 0] > 0
+            moved = displacement(before, now, mask.numpy(), (old.x0, old.y0))
+            if moved is None:
+                continue
+            dx, dy = moved
+            step = old.side / size
+            shift = (round(dx / step), round(dy / step))
+            if shift == (0, 0):
+                continue
+            current = windows[i]
+            centre_x, centre_y = current.x0 + (current.side - 1) / 2, current.y0 + (current.side - 1) / 2
+            windows[i] = centred_window(centre_x + dx, centre_y + dy, side=current.side, height=s.height,
+                                        width=s.width, quantum=size)  # fmt: skip
+            shifts[i] = shift
+        return shifts
 
     # ----- window mode -----
 
@@ -357,15 +425,20 @@ class Tracker:
         come out 14 % too large and lag its motion. Measured with samem-compact (README, window mode): mean J of
         ``bench/bench_domain.py`` 0.505 -> 0.548, J on the 1p test videos 0.80 -> 0.86 (5 nm), 0.79 -> 0.83 (150 nm).
         """
+        image = self._frame_as_read(frames, frame)
+        size = self.settings.image_size
+        crops = [self_normalised_image(window.crop(image), window.geometry(size)) for window in windows]
+        return torch.stack(crops)
+
+    def _frame_as_read(self, frames: FrameSource, frame: int) -> np.ndarray:
+        """Frame ``frame`` as read [height, width] float32 (window mode)."""
         image = np.asarray(frames(frame), dtype=np.float32)
         shape = (self._state.height, self._state.width)
         if image.shape != shape:
             raise InputError(
                 f"frame {frame}: window mode expects the frame as read, of shape {shape}, got {image.shape}"
             )
-        size = self.settings.image_size
-        crops = [self_normalised_image(window.crop(image), window.geometry(size)) for window in windows]
-        return torch.stack(crops)
+        return image
 
     @staticmethod
     def _current_window(obj: ObjectState, frame: int) -> Window:
@@ -386,6 +459,9 @@ class Tracker:
         logits: dict[int, Tensor] = {i: m.low_res_logits for i, m in outputs.items()}
         windowed = self.zoom is not None
         windows: dict[int, Window] = {i: self._current_window(objects[i], frame) for i in tracked} if windowed else {}
+        shifts: dict[int, tuple[int, int]] = {}
+        if windowed and self.follow_motion and frame > 0 and tracked:
+            shifts = self._follow_motion(frames, frame, objects, windows, tracked)
         if tracked:
             layouts = [
                 select_layout(objects[i], frame, settings=settings, num_frames=state.num_frames) for i in tracked
@@ -411,7 +487,9 @@ class Tracker:
                     num_frames=state.num_frames,
                 )
                 group_windows = [windows[i] for i in members] if windowed else None
-                previous = self._previous_masks([objects[i] for i in members], frame, group_windows)
+                previous = self._previous_masks(
+                    [objects[i] for i in members], frame, group_windows, [shifts.get(i, (0, 0)) for i in members]
+                )
                 if fused:
                     out = self._backend.track_image(images, inputs, previous)
                 else:

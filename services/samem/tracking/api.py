@@ -131,6 +131,7 @@ def track(
     overlay: str | None = "overlay.mp4",
     progress: bool = False,
     zoom: ZoomChoice = "auto",
+    follow_motion: bool = True,
     device: str = "cpu",
     precision: Precision = "fp32",
 ) -> TrackResult:
@@ -161,6 +162,9 @@ def track(
         ``"auto"`` (default) tracks each particle in its own window of the frame when particles are small in it
         (windows 8 x the prompt box, see :mod:`samem.engine.windows`), a number >= 1 sets that zoom, None tracks
         whole frames.
+    follow_motion
+        In windows, move each window and its mask prompt by the particle's motion since the previous frame,
+        measured on the two frames (default; see :mod:`samem.engine.motion`); False: windows follow the masks only.
     device
         Where a local model is built: ``cpu`` (default), ``cuda``, ``cuda:N`` or ``auto`` (ignored for a model
         already built, which runs where it is, and for Triton).
@@ -191,13 +195,15 @@ def track(
         feed = stack.enter_context(
             FrameFeed(reader, Preprocessor(normalizer=normalizer, geometry=geometry), windows=zoom is not None)
         )
-        tracker = Tracker(engine_backend, height=info.height, width=info.width, num_frames=len(reader), zoom=zoom)
+        tracker = Tracker(engine_backend, height=info.height, width=info.width, num_frames=len(reader), zoom=zoom,
+                          follow_motion=follow_motion)  # fmt: skip
         add_prompts(tracker, prompts)
         run: dict[str, Any] = {
             "input": {"path": str(info.path), "format": info.format, "n_frames": info.n_frames,
                       "height": info.height, "width": info.width, "dtype": str(info.dtype), "px_nm": info.px_nm,
                       "frame_interval_s": info.frame_interval_s},
-            **model_record, "image_size": image_size, "zoom": zoom, "versions": _versions(),
+            **model_record, "image_size": image_size, "zoom": zoom,
+            "follow_motion": follow_motion and zoom is not None, "versions": _versions(),
             "normalisation": {"low": normalizer.low, "high": normalizer.high, "percentiles": [0.5, 99.5]},
             "prompts": [vars(p) for p in prompts], "command": " ".join(sys.argv),
         }

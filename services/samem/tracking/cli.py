@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--zoom", type=zoom_choice, default="auto", metavar="auto|off|Z",
                    help="track each particle in its own window, Z x its prompt box (auto, the default: 8x when that"
                         " is at most half the frame, else 6x when that fits the frame; off: whole frames)")
+    p.add_argument("--no-follow-motion", dest="follow_motion", action="store_false",
+                   help="in windows, move each window with its particle's mask only, not also by the particle's"
+                        " motion measured on the frames (the default moves the window and the mask prompt by it)")
     p.add_argument("--device", default="cpu", metavar="cpu|cuda|cuda:N|auto",
                    help="where the local model runs (default cpu; auto: CUDA when available)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         result = track(
             reader, prompts, model=args.model, backend=args.backend, out_dir=args.out, progress=args.progress,
             overlay=None if args.overlay == "none" else f"overlay.{args.overlay}", zoom=args.zoom,
-            device=args.device, precision=args.precision,
+            follow_motion=args.follow_motion, device=args.device, precision=args.precision,
         )
     run_info = result.run
     print(
