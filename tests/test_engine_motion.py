@@ -140,3 +140,23 @@ def test_windows_and_mask_prompts_follow_a_moving_particle_only_with_follow_moti
     assert np.hypot(xs.mean() - x, ys.mean() - y) < 2.5, "the copied mask was moved along with the particle"
     assert (final[True] & truth).sum() / (final[True] | truth).sum() > 0.5
     assert not (final[False] & truth).any(), "without motion following a copied mask stays behind"
+
+
+def test_motion_following_reads_each_frame_once_from_a_source_that_cannot_go_back(
+    copying_backend: CopyingBackend,
+) -> None:
+    """A live stream gives each frame once; the tracker keeps the previous frame itself."""
+    frames = [np.clip(_frame(96, 96, [(40.0 + 3 * t, 40.0, 8.0, 0.5)], noise=0.03, seed=t), 0.0, 1.0)
+              for t in range(6)]  # fmt: skip
+    asked: list[int] = []
+
+    def stream(index: int) -> np.ndarray:
+        if asked and index <= asked[-1]:
+            raise AssertionError(f"frame {index} asked for again after frame {asked[-1]}")
+        asked.append(index)
+        return frames[index].astype(np.float32)
+
+    tracker = Tracker(copying_backend, height=96, width=96, num_frames=len(frames), zoom=4.0)
+    tracker.add_prompt(0, 1, box=(31.0, 31.0, 49.0, 49.0))
+    results = list(tracker.propagate(stream))
+    assert asked == list(range(len(frames))) and len(results) == len(frames)

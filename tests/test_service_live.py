@@ -14,7 +14,6 @@ from service_support import TOKENS, redis_server, write_present_checkpoint, writ
 from serving_support import torch_threads
 
 from samem.client import Client, ClientError
-from samem.errors import InputError
 from samem.io.video import IntensityNormalizer, open_video
 from samem.service.api import tracking_pb2 as pb
 from samem.service.api import tracking_pb2_grpc as rpc
@@ -118,17 +117,3 @@ def test_live_mode_is_unimplemented_without_a_live_backend(tmp_path: Path) -> No
         finally:
             server.stop(0)
 
-
-def test_a_session_keeps_the_previous_frame_for_motion_following() -> None:
-    """Window mode asks for frame t - 1 again while on frame t; only frames t - 1 and t are kept."""
-    from samem.service.live import _Frames
-
-    frames = np.arange(4 * 2 * 3, dtype=np.float32).reshape(4, 2, 3)
-    requests = iter([pb.LiveRequest(frame=pb.LiveFrame(frame=i, pixels=frames[i].tobytes())) for i in range(4)])
-    source = _Frames(requests, pb.LiveStart(height=2, width=3), lambda image: image * 2)
-    assert np.array_equal(source(0), frames[0] * 2) and np.array_equal(source(1), frames[1] * 2)
-    assert np.array_equal(source(0), frames[0] * 2)  # not pulled again: the stream has moved on to frame 2
-    assert np.array_equal(source(2), frames[2] * 2)
-    assert np.array_equal(source(1), frames[1] * 2)
-    with pytest.raises(InputError, match="expected frame 0, got 3"):
-        source(0)  # dropped with frame 2 in hand, and the stream cannot go back

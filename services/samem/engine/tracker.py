@@ -21,6 +21,7 @@ moves by the particle's motion since the previous frame, measured on the two fra
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -267,12 +268,15 @@ class Tracker:
         """Track frame by frame from where the state stands (the earliest prompted frame at first) to ``stop``.
 
         ``frames(index)`` returns a preprocessed model image (in window mode: the frame as read); it is called
-        about once per processed frame (plus once per prompted frame before the first), so memory use does not
-        grow with the video. ``stop`` (exclusive) defaults
-        to the end of the video; the state after each yielded frame can be serialised and continued elsewhere.
+        about once per processed frame (plus once per prompted frame before the first, and in window mode once for
+        the frame before where propagation continues a saved state), so memory use does not grow with the video.
+        The last two frames are kept: motion following looks at the previous frame again. ``stop`` (exclusive)
+        defaults to the end of the video; the state after each yielded frame can be serialised and continued
+        elsewhere.
         """
         if not self._state.objects:
             raise InputError("no prompts: add a box or points for at least one particle before propagating")
+        frames = functools.lru_cache(maxsize=2)(frames)
         end = self._state.num_frames if stop is None else min(int(stop), self._state.num_frames)
         cache: dict[int, FrameFeatures] = {}
         with torch.inference_mode():

@@ -41,10 +41,7 @@ class _EndOfStream(Exception):
 
 
 class _Frames:
-    """The engine's frame source for one session: pulls the next frame message when the engine asks for it.
-
-    The last two frames stay at hand: window mode looks at the previous frame again to follow each particle's motion.
-    """
+    """The engine's frame source for one session: pulls the next frame message when the engine asks for it."""
 
     def __init__(
         self,
@@ -55,11 +52,11 @@ class _Frames:
         """``preprocess`` makes a raw frame what the tracker takes (a model image, or in window mode the frame)."""
         self.requests, self.start, self.preprocess = requests, start, preprocess
         self.received: dict[int, float] = {}
-        self._kept: dict[int, torch.Tensor | np.ndarray] = {}
+        self._last: tuple[int, torch.Tensor | np.ndarray] | None = None
 
     def __call__(self, index: int) -> torch.Tensor | np.ndarray:
-        if index in self._kept:
-            return self._kept[index]
+        if self._last is not None and self._last[0] == index:
+            return self._last[1]
         message = next(self.requests, None)
         if message is None:
             raise _EndOfStream
@@ -75,8 +72,8 @@ class _Frames:
                 f"frame {index}: {len(frame.pixels)} bytes of pixels, a {w} x {h} float32 frame has {h * w * 4}"
             )
         image = np.frombuffer(frame.pixels, dtype="<f4").reshape(h, w)
-        self._kept = {i: kept for i, kept in self._kept.items() if i == index - 1} | {index: self.preprocess(image)}
-        return self._kept[index]
+        self._last = (index, self.preprocess(image))
+        return self._last[1]
 
 
 class LiveServicer(rpc.LiveServicer):
