@@ -34,10 +34,10 @@ def test_a_job_waits_for_a_restarted_triton_and_resumes_with_identical_trajector
         expected = track(video, prompts, model=model, overlay=None).trajectories
     triton = TritonServer(repository, threads=1).start()
     ports = {"grpc_port": triton.grpc_port, "http_port": triton.http_port, "metrics_port": triton.metrics_port}
-    with redis_server() as url:
+    with redis_server() as url:  # 12 retries wait about 80 s: a restart took over 48 s on a busy 2-core machine
         config = ServiceConfig(
             redis_url=url, storage=tmp_path / "storage", tokens=TOKENS, backend=f"triton://{triton.grpc_url}",
-            checkpoint_every=4, backend_retries=8, backend_retry_s=1.0, backend_retry_max_s=8.0, lease_s=3.0,
+            checkpoint_every=4, backend_retries=12, backend_retry_s=1.0, backend_retry_max_s=8.0, lease_s=3.0,
         )  # fmt: skip
         server, port, _ = create_server(config)
         worker = Worker(config, tmp_path / "worker.log").wait_ready()
