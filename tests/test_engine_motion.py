@@ -12,7 +12,7 @@ from scipy import ndimage, signal
 from torch import Tensor
 
 from samem.engine import LocalBackend, Tracker
-from samem.engine.motion import displacement, normalised_correlation
+from samem.engine.motion import MIN_STEP_PX, displacement, normalised_correlation, recent_step
 from samem.engine.state import VideoState
 from samem.engine.steps import FrameFeatures, MemoryInputs, StepOutput
 
@@ -78,6 +78,38 @@ def test_a_darker_larger_neighbour_does_not_capture_the_particle() -> None:
     normalised = normalised_correlation(search, template, weight)
     iy, ix = np.unravel_index(np.argmax(normalised), normalised.shape)
     assert (ix - reach, iy - reach) == (-4, 3)
+
+
+def _with_twin(after: np.ndarray, x: float, y: float, radius: float, contrast: float) -> np.ndarray:
+    """``after`` with a noise-free particle at ``(x, y)``.
+
+    A look-alike that correlates with a particle's previous appearance better than the particle itself does (whose
+    noise is new).
+    """
+    return after + _frame(*after.shape, [(x, y, radius, contrast)], noise=0.0) - 1.0
+
+
+def test_a_look_alike_further_than_the_particle_moves_loses_to_the_particle() -> None:
+    """A touching look-alike (13 px away, 14 px particles) wins half the time without the prior, never with it."""
+    mask = _disc(120, 140, 50.0, 60.0, 7.0) > 0.5
+    fooled, found = 0, 0
+    for seed in range(20):
+        before = _frame(120, 140, [(50.0, 60.0, 7.0, 0.3)], noise=0.1, seed=2 * seed + 1)
+        after = _frame(120, 140, [(52.0, 59.0, 7.0, 0.3)], noise=0.1, seed=2 * seed + 2)
+        after = _with_twin(after, 37.0, 60.0, 7.0, 0.3)
+        plain = displacement(before, after, mask, (0, 0))
+        weighed = displacement(before, after, mask, (0, 0), step=2.5)  # its recent moves: 2.5 px per frame
+        assert plain is not None and weighed is not None
+        fooled += plain[0] < -8
+        found += np.hypot(weighed[0] - 2.0, weighed[1] + 1.0) < 1.0
+    assert fooled >= 5, "without the prior the look-alike wins often (the trap)"  # 10 of these 20
+    assert found == 20
+
+
+def test_recent_step_is_the_rms_of_moves_between_seen_consecutive_frames() -> None:
+    assert recent_step([(0.0, 0.0), (3.0, 4.0), None, (3.0, 4.0), (3.0, 4.0)]) == pytest.approx(np.sqrt(25 / 2))
+    assert recent_step([(0.0, 0.0), (3.0, 4.0), None, (3.0, 4.0)]) is None  # one move is not a scale
+    assert recent_step([(1.0, 1.0)] * 4) == MIN_STEP_PX  # a particle that stood still may still move
 
 
 def test_displacement_is_none_without_a_mask_or_room_to_search() -> None:
@@ -160,3 +192,25 @@ def test_motion_following_reads_each_frame_once_from_a_source_that_cannot_go_bac
     tracker.add_prompt(0, 1, box=(31.0, 31.0, 49.0, 49.0))
     results = list(tracker.propagate(stream))
     assert asked == list(range(len(frames))) and len(results) == len(frames)
+
+
+def test_a_window_stays_with_its_particle_when_a_look_alike_appears_beyond_its_moves(
+    copying_backend: CopyingBackend,
+) -> None:
+    """Each window's shift is weighed against its particle's recent moves, remembered in the (serialised) state."""
+    centres = [(40.0 + 3 * t, 60.0) for t in range(9)]
+    frames = [np.clip(_frame(120, 160, [(x, y, 7.0, 0.3)], noise=0.1, seed=t), 0.0, 1.0)
+              for t, (x, y) in enumerate(centres)]  # fmt: skip
+    (x, y), (x_end, y_end) = centres[-2], centres[-1]
+    frames[-1] = np.clip(_with_twin(frames[-1], x - 13.0, y, 7.0, 0.3), 0.0, 1.0)
+    fooled = displacement(frames[-2], frames[-1], _disc(120, 160, x, y, 7.0) > 0.5, (0, 0))
+    assert fooled is not None and fooled[0] < -8, "without the prior the look-alike wins (the trap)"
+
+    tracker = Tracker(copying_backend, height=120, width=160, num_frames=len(frames), zoom=4.0)
+    tracker.add_prompt(0, 1, box=(32.0, 52.0, 48.0, 68.0))
+    results = []
+    for t in range(len(frames)):  # a fresh tracker from the bytes of each frame's state, as workers continue
+        results += list(tracker.propagate(lambda index: frames[index].astype(np.float32), stop=t + 1))
+        tracker = Tracker.from_state(copying_backend, tracker.state.to_bytes())
+    ys, xs = np.nonzero(results[-1].masks[0])
+    assert np.hypot(xs.mean() - x_end, ys.mean() - y_end) < 3.0

@@ -83,10 +83,10 @@ def test_follow_recentres_on_a_present_mask_and_stays_put_otherwise() -> None:
     window = Window(x0=0, y0=0, side=64)
     logits = torch.full((1, 16, 16), -5.0)
     logits[0, 12:14, 12:14] = 5.0  # mask centred at (51.5, 51.5) input px
-    moved = follow(window, logits, True, height=200, width=200, quantum=16)
+    moved = follow(window, mask_centre(logits, window), height=200, width=200, quantum=16)
     assert abs(moved.x0 + 31.5 - 51.5) <= 2 and abs(moved.y0 + 31.5 - 51.5) <= 2 and moved.side == 64
-    assert follow(window, logits, False, height=200, width=200, quantum=16) == window
-    assert follow(window, torch.full((1, 16, 16), -5.0), True, height=200, width=200, quantum=16) == window
+    assert follow(window, None, height=200, width=200, quantum=16) == window
+    assert mask_centre(torch.full((1, 16, 16), -5.0), window) is None
 
 
 def test_follow_centres_on_the_largest_piece_of_the_mask() -> None:
@@ -94,7 +94,7 @@ def test_follow_centres_on_the_largest_piece_of_the_mask() -> None:
     logits = torch.full((1, 16, 16), -5.0)
     logits[0, 12:14, 12:14] = 5.0  # the particle, centred at (51.5, 51.5) input px
     logits[0, 0, 0] = 5.0  # a one-pixel blob far away
-    moved = follow(window, logits, True, height=200, width=200, quantum=16)
+    moved = follow(window, mask_centre(logits, window), height=200, width=200, quantum=16)
     assert abs(moved.x0 + 31.5 - 51.5) <= 2 and abs(moved.y0 + 31.5 - 51.5) <= 2
 
 

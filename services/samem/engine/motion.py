@@ -14,12 +14,17 @@ water), from the masks samem-compact tracked (J >= 0.5): median error of the shi
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+
 import numpy as np
 from scipy import signal
 from scipy.ndimage import binary_dilation
 
 RIM_PX = 3  # the particle's appearance includes this rim around its mask (its edge, where the contrast is)
 MIN_REACH_PX = 4
+PRIOR_WIDTH = 3.0  # the motion prior's width, in recent steps (see displacement)
+MIN_STEP_PX = 1.0  # a particle that stood still is still looked for this far (x PRIOR_WIDTH)
 
 
 def _peak_offset(before: float, peak: float, after: float) -> float:
@@ -41,16 +46,35 @@ def normalised_correlation(search: np.ndarray, template: np.ndarray, weight: np.
     return signal.correlate(search, template, mode="valid") / spread
 
 
+def recent_step(centres: Sequence[tuple[float, float] | None]) -> float | None:
+    """Root-mean-square move (px) between consecutive ``centres`` (one per frame; None: not seen).
+
+    At least :data:`MIN_STEP_PX`; None with fewer than two moves.
+    """
+    moves = [np.subtract(b, a) for a, b in itertools.pairwise(centres) if a is not None and b is not None]
+    if len(moves) < 2:
+        return None
+    return max(MIN_STEP_PX, float(np.sqrt(np.mean(np.square(moves).sum(axis=1)))))
+
+
 def displacement(
-    previous: np.ndarray, current: np.ndarray, mask: np.ndarray, origin: tuple[int, int], *, reach: float = 1.0
+    previous: np.ndarray,
+    current: np.ndarray,
+    mask: np.ndarray,
+    origin: tuple[int, int],
+    *,
+    reach: float = 1.0,
+    step: float | None = None,
 ) -> tuple[float, float] | None:
     """The shift ``(dx, dy)`` in pixels that best carries a particle from frame ``previous`` to frame ``current``.
 
     ``mask`` is the particle's boolean mask on ``previous``, of a region whose top-left pixel is ``origin``
     ``(x0, y0)`` of the frames (``height x width`` arrays of one intensity scale). Shifts up to ``reach`` x the
     particle's equivalent diameter (at least :data:`MIN_REACH_PX`) are tried; the best by normalised correlation
-    (:func:`normalised_correlation`) is refined to sub-pixel by parabolas. None when the mask is empty or the search
-    would leave the frame.
+    (:func:`normalised_correlation`) is refined to sub-pixel by parabolas. With the particle's ``step`` (its
+    :func:`recent_step`), positive scores are weighted by a Gaussian prior on the shift of width
+    :data:`PRIOR_WIDTH` steps, so that a look-alike neighbour several steps away does not win over the particle
+    where it can have gone. None when the mask is empty or the search would leave the frame.
     """
     rows, columns = np.nonzero(mask)
     if rows.size == 0:
@@ -71,7 +95,13 @@ def displacement(
     search = current[top - shift : bottom + shift, left - shift : right + shift].astype(np.float64)
     search -= search.mean()
     scores = normalised_correlation(search, template, weight)
-    iy, ix = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    dy = _peak_offset(*scores[iy - 1 : iy + 2, ix]) if 0 < iy < scores.shape[0] - 1 else 0.0
-    dx = _peak_offset(*scores[iy, ix - 1 : ix + 2]) if 0 < ix < scores.shape[1] - 1 else 0.0
+    chosen = scores
+    if step is not None:
+        offsets = np.arange(-shift, shift + 1, dtype=np.float64)
+        squared = offsets[:, None] ** 2 + offsets[None, :] ** 2
+        prior = np.exp(-squared / (2 * (PRIOR_WIDTH * step) ** 2))
+        chosen = np.where(scores > 0, scores * prior, scores)
+    iy, ix = np.unravel_index(int(np.argmax(chosen)), chosen.shape)
+    dy = _peak_offset(*chosen[iy - 1 : iy + 2, ix]) if 0 < iy < chosen.shape[0] - 1 else 0.0
+    dx = _peak_offset(*chosen[iy, ix - 1 : ix + 2]) if 0 < ix < chosen.shape[1] - 1 else 0.0
     return float(ix + dx - shift), float(iy + dy - shift)

@@ -6,7 +6,8 @@ once older than the model's mask and pointer windows). Mask memories are stored 
 stores them; object pointers, object scores and predicted IoUs in float32; low-resolution mask logits on
 conditioning frames, where they are the frame's output, and, for models with mask propagation, on the latest
 tracked frame, whose mask prompts the next. In window mode (:mod:`samem.engine.windows`) every memory records
-the window it was computed in and every object the window of its next frame.
+the window it was computed in (tracked ones also the mask's centre: motion following's history) and every object
+the window of its next frame.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class FrameMemory:
     maskmem: Tensor | None = None  # [Cm, h, w] bfloat16; None once out of the mask window
     low_res_logits: Tensor | None = None  # [1, S/4, S/4] float32: conditioning frames, latest tracked frame
     window: Window | None = None  # window mode: the window this frame's outputs are in
+    centre: tuple[float, float] | None = None  # window mode, tracked frames: the mask's centre (x, y, input px)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from samem.engine.backend import Backend
 from samem.engine.memory import gather_memory, group_by_layout, select_layout
-from samem.engine.motion import displacement
+from samem.engine.motion import displacement, recent_step
 from samem.engine.overlaps import CAPPED_LOGIT, claim_pixels, taken_by_others, window_samples
 from samem.engine.pieces import carried_mask
 from samem.engine.preprocess import logits_to_input, self_normalised_image
@@ -46,6 +46,7 @@ from samem.engine.windows import (
     centred_window,
     check_zoom,
     follow,
+    mask_centre,
     paste_logits,
     prompt_window,
     shift_mask,
@@ -57,6 +58,9 @@ from samem.io.video.geometry import FrameGeometry, ResizeMode
 #: Returns the preprocessed model image [1, S, S] of a frame index (see :mod:`samem.engine.preprocess`), or in
 #: window mode the frame normalised to [0, 1] [height, width] (:class:`~samem.io.video.IntensityNormalizer`).
 FrameSource = Callable[[int], Tensor | np.ndarray]
+
+#: Motion following's prior on a particle's shift is as wide as its moves over this many frames before.
+RECENT_FRAMES = 8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -396,7 +400,8 @@ class Tracker:
             old = previous.window
             logits = carried_mask(previous.low_res_logits.cpu()).reshape(1, 1, size, size)
             mask = F.interpolate(logits, size=(old.side, old.side), mode="bilinear", align_corners=False)[0, 0] > 0
-            moved = displacement(before, now, mask.numpy(), (old.x0, old.y0))
+            history = [self._memory_centre(objects[i].memory_at(t)) for t in range(frame - RECENT_FRAMES, frame)]
+            moved = displacement(before, now, mask.numpy(), (old.x0, old.y0), step=recent_step(history))
             if moved is None:
                 continue
             dx, dy = moved
@@ -520,10 +525,12 @@ class Tracker:
                 claimed = self._claimed_carries(frame_logits, logits, tracked, windows)
                 logits |= claimed
                 outputs |= {i: dataclasses.replace(outputs[i], low_res_logits=claimed[i]) for i in tracked}
+        centres = {i: self._centre(outputs[i], logits[i]) for i in order} if windowed else {}
         for i in tracked:
-            objects[i] = dataclasses.replace(objects[i], non_cond={**objects[i].non_cond, frame: outputs[i]})
+            output = dataclasses.replace(outputs[i], centre=centres.get(i))
+            objects[i] = dataclasses.replace(objects[i], non_cond={**objects[i].non_cond, frame: output})
         if windowed:
-            objects = [self._follow(objects[i], outputs[i], logits[i]) for i in order]
+            objects = [self._follow(objects[i], outputs[i].window, centres[i]) for i in order]
         result = FrameResult(
             frame=frame,
             particle_ids=state.particle_ids,
@@ -550,11 +557,25 @@ class Tracker:
             claimed[i] = torch.where(taken, logits[i].clamp(max=CAPPED_LOGIT), logits[i])
         return claimed
 
-    def _follow(self, obj: ObjectState, output: FrameMemory, low_res_logits: Tensor) -> ObjectState:
-        """``obj`` with the window of its next frame, centred on its mask in ``output``."""
-        s = self._state
+    @classmethod
+    def _memory_centre(cls, memory: FrameMemory | None) -> tuple[float, float] | None:
+        """Where an object was on a remembered frame: its stored centre, or its conditioning mask's centre."""
+        if memory is None or memory.centre is not None:
+            return None if memory is None else memory.centre
+        if memory.low_res_logits is None or memory.window is None:
+            return None
+        return cls._centre(memory, memory.low_res_logits)
+
+    @staticmethod
+    def _centre(output: FrameMemory, low_res_logits: Tensor) -> tuple[float, float] | None:
+        """Centre (x, y, input px) of an object's mask in window mode, None when absent or empty."""
         assert output.window is not None
         present = bool((output.object_score > 0).all())
-        window = follow(output.window, low_res_logits.cpu(), present, height=s.height, width=s.width,
-                        quantum=self.settings.low_res_size)  # fmt: skip
+        return mask_centre(low_res_logits.cpu(), output.window) if present else None
+
+    def _follow(self, obj: ObjectState, window: Window | None, centre: tuple[float, float] | None) -> ObjectState:
+        """``obj`` with the window of its next frame, centred on its mask ``centre`` in ``window``."""
+        s = self._state
+        assert window is not None
+        window = follow(window, centre, height=s.height, width=s.width, quantum=self.settings.low_res_size)
         return dataclasses.replace(obj, window=window)

@@ -128,9 +128,8 @@ def mask_centre(low_res_logits: Tensor, window: Window) -> tuple[float, float] |
     return x, y
 
 
-def follow(window: Window, low_res_logits: Tensor, present: bool, *, height: int, width: int, quantum: int) -> Window:
-    """The next frame's window: centred on the object's mask when it is present and not empty, else unchanged."""
-    centre = mask_centre(low_res_logits, window) if present else None
+def follow(window: Window, centre: tuple[float, float] | None, *, height: int, width: int, quantum: int) -> Window:
+    """The next frame's window: centred on the object's mask ``centre`` (:func:`mask_centre`), unchanged if None."""
     if centre is None:
         return window
     return centred_window(*centre, side=window.side, height=height, width=width, quantum=quantum)
