@@ -138,8 +138,13 @@ def test_a_user_signs_in_uploads_draws_boxes_tracks_and_downloads_the_trajectori
             _idle(page)
 
             # 3. a box around each particle on frame 0, drawn with the mouse
+            next_id = page.get_by_label("Particle id for the next box", exact=True).first
             for particle in (1, 2):
                 _drag_box(page, boxes[particle])
+                # the app has taken the box when the next id moves on; drawing earlier raced its rerun (the second
+                # box went to particle 1, cut short where the canvas was redrawn under the mouse)
+                playwright.expect(next_id).to_have_value(str(particle + 1), timeout=TIMEOUT_MS)
+                _idle(page)
             # and a positive click on particle 1 (it belongs to the box around it)
             page.get_by_text("Click +", exact=True).click()
             _idle(page)
