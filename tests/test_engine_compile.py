@@ -16,7 +16,7 @@ from samem.model import build_model
 from samem.model.build import IMAGE_SIZE_KEY, MASK_PROPAGATION_KEY
 from samem.model.rope import RealRoPEAttention
 
-pytestmark = pytest.mark.slow  # compiles five components on the CPU: about 40 s
+pytestmark = pytest.mark.slow  # compiles five components on the CPU: about 40 s, 2-3 min with a cold inductor cache
 
 
 @pytest.fixture(scope="module")
