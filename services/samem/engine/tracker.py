@@ -560,8 +560,10 @@ class Tracker:
     @classmethod
     def _memory_centre(cls, memory: FrameMemory | None) -> tuple[float, float] | None:
         """Where an object was on a remembered frame: its stored centre, or its conditioning mask's centre."""
-        if memory is None or memory.centre is not None:
-            return None if memory is None else memory.centre
+        if memory is None:
+            return None
+        if memory.centre is not None:
+            return memory.centre
         if memory.low_res_logits is None or memory.window is None:
             return None
         return cls._centre(memory, memory.low_res_logits)
